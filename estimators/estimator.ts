@@ -1,0 +1,99 @@
+import type { BanditColumns } from '../src/data/bandit-columns.js';
+
+/**
+ * Every estimator is "per-row statistics + a combine function of their means" (DESIGN.md §1).
+ * The engine sums each statistic over rows (or under bootstrap weights), divides by the row count
+ * (or the sum of bootstrap weights) and calls `combine`. Statistics are identified by `key`: two
+ * estimators that need the same per-row value (say w*r) share one column, one sum, one bootstrap.
+ */
+export interface RowStatistic {
+  /** Same key = same per-row value, everywhere. Also the column name in `--json` and SQL. */
+  readonly key: string;
+  /** True when the statistic reads q / qpi (needs a reward model). */
+  readonly needsRewardModel: boolean;
+  /** out[i] = t(row i), for i < cols.n. */
+  compute(cols: BanditColumns, out: Float64Array): void;
+}
+
+/** A diagnostic reported as the mean of a per-row statistic (e.g. share of rows clipped). */
+export interface MeanDiagnostic {
+  readonly name: string;
+  readonly stat: RowStatistic;
+}
+
+/** A priori bounds on the inputs, used only by the empirical-Bernstein interval. */
+export interface KnownBounds {
+  readonly rewardMin: number;
+  readonly rewardMax: number;
+  /** Largest possible importance weight, e.g. 1 / (smallest propensity the logger can use). */
+  readonly maxWeight: number;
+}
+
+export interface Estimator {
+  /** CLI name, e.g. 'switch-dr'. */
+  readonly name: string;
+  readonly params: Readonly<Record<string, number>>;
+  /** Name with parameters, e.g. 'switch-dr:tau=5'. */
+  readonly label: string;
+  readonly stats: readonly RowStatistic[];
+  /** Estimate from the means m_j = sum_i t_ij / n of `stats` (bootstrap: weighted sums / sum of weights). */
+  combine(m: ArrayLike<number>): number;
+  /** Gradient of `combine` at m, for the delta-method standard error. */
+  gradient(m: ArrayLike<number>): number[];
+  /**
+   * The finite-sample (empirical-Bernstein, Maurer & Pontil 2009) interval needs a mean of one
+   * per-row term with an a priori range: `stat` indexes `stats`, `range` gives the range. For
+   * mean-form estimators it is their own term; SNIPS borrows IPS's term w r, whose mean is the
+   * same V when the target is supported (E w = 1). Absent where no such term exists.
+   */
+  readonly finiteSample?: { readonly stat: number; range(b: KnownBounds): readonly [number, number] };
+  readonly diagnostics?: readonly MeanDiagnostic[];
+}
+
+/** Combine helpers: the three shapes every estimator in DESIGN.md §3 takes. */
+export function meanOf(j: number): Pick<Estimator, 'combine' | 'gradient'> {
+  return {
+    combine: (m) => m[j],
+    gradient: (m) => unit(m.length, j, 1),
+  };
+}
+
+/** m[a] / m[b], e.g. SNIPS = sum(w r) / sum(w). */
+export function ratioOf(a: number, b: number): Pick<Estimator, 'combine' | 'gradient'> {
+  return {
+    combine: (m) => m[a] / m[b],
+    gradient: (m) => {
+      const g = new Array<number>(m.length).fill(0);
+      g[a] = 1 / m[b];
+      g[b] = -m[a] / (m[b] * m[b]);
+      return g;
+    },
+  };
+}
+
+/** m[c] + m[a] / m[b], e.g. SNDR = mean(qpi) + sum(w (r - q)) / sum(w). */
+export function meanPlusRatioOf(c: number, a: number, b: number): Pick<Estimator, 'combine' | 'gradient'> {
+  return {
+    combine: (m) => m[c] + m[a] / m[b],
+    gradient: (m) => {
+      const g = new Array<number>(m.length).fill(0);
+      g[c] = 1;
+      g[a] = 1 / m[b];
+      g[b] = -m[a] / (m[b] * m[b]);
+      return g;
+    },
+  };
+}
+
+function unit(len: number, j: number, v: number): number[] {
+  const g = new Array<number>(len).fill(0);
+  g[j] = v;
+  return g;
+}
+
+/** 'switch-dr' + {tau: 5} -> 'switch-dr:tau=5' */
+export function labelOf(name: string, params: Readonly<Record<string, number>>): string {
+  const keys = Object.keys(params);
+  if (keys.length === 0) return name;
+  return name + ':' + keys.map((k) => `${k}=${params[k]}`).join(',');
+}

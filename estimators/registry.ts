@@ -1,0 +1,127 @@
+import { UsageError } from '../src/data/errors.js';
+import type { Estimator } from './estimator.js';
+import { directMethod } from './dm.js';
+import { inversePropensityScoring } from './ips.js';
+import { selfNormalizedIps } from './snips.js';
+import { clippedIps } from './clipped-ips.js';
+import { subGaussianIps } from './sg-ips.js';
+import { doublyRobust } from './dr.js';
+import { selfNormalizedDoublyRobust } from './sndr.js';
+import { switchDoublyRobust } from './switch-dr.js';
+import { doublyRobustOptimisticShrinkage } from './dr-os.js';
+
+interface Entry {
+  /** Parameter names with their defaults, in label order. */
+  readonly defaults: Readonly<Record<string, number>>;
+  /** Parameter domain, checked before construction. */
+  readonly check?: (p: Record<string, number>) => string | undefined;
+  readonly make: (p: Record<string, number>) => Estimator;
+  readonly needsRewardModel: boolean;
+  readonly summary: string;
+}
+
+/**
+ * Defaults are stated, not tuned: clip = tau = 100 and the sg-ips / dr-os settings that cap the
+ * effective weight near 100 too, so that the four "tamed" estimators agree on how much weight one
+ * row may carry. (OBP's defaults are no-ops: lambda_ = inf for IPS/Switch-DR, 0 for SG-IPS.)
+ */
+const REGISTRY: Readonly<Record<string, Entry>> = {
+  dm: { defaults: {}, make: () => directMethod(), needsRewardModel: true, summary: 'direct method, mean of sum_a pi(a|x) q_hat(x,a)' },
+  ips: { defaults: {}, make: () => inversePropensityScoring(), needsRewardModel: false, summary: 'inverse propensity scoring' },
+  snips: { defaults: {}, make: () => selfNormalizedIps(), needsRewardModel: false, summary: 'self-normalized IPS' },
+  'clipped-ips': {
+    defaults: { clip: 100 },
+    check: (p) => (p.clip > 0 ? undefined : 'clip must be > 0'),
+    make: (p) => clippedIps({ clip: p.clip }),
+    needsRewardModel: false,
+    summary: 'IPS with weights clipped at clip',
+  },
+  'sg-ips': {
+    defaults: { lambda: 0.01 },
+    check: (p) => (p.lambda >= 0 && p.lambda <= 1 ? undefined : 'lambda must be in [0, 1]'),
+    make: (p) => subGaussianIps({ lambda: p.lambda }),
+    needsRewardModel: false,
+    summary: 'subgaussian IPS, weight w/((1-lambda)+lambda w)',
+  },
+  dr: { defaults: {}, make: () => doublyRobust(), needsRewardModel: true, summary: 'doubly robust' },
+  sndr: { defaults: {}, make: () => selfNormalizedDoublyRobust(), needsRewardModel: true, summary: 'self-normalized doubly robust' },
+  'switch-dr': {
+    defaults: { tau: 100 },
+    check: (p) => (p.tau >= 0 ? undefined : 'tau must be >= 0'),
+    make: (p) => switchDoublyRobust({ tau: p.tau }),
+    needsRewardModel: true,
+    summary: 'DR that falls back to DM where w > tau',
+  },
+  'dr-os': {
+    defaults: { lambda: 10000 },
+    check: (p) => (p.lambda >= 0 ? undefined : 'lambda must be >= 0'),
+    make: (p) => doublyRobustOptimisticShrinkage({ lambda: p.lambda }),
+    needsRewardModel: true,
+    summary: 'DR with optimistic shrinkage, weight lambda w/(w^2+lambda)',
+  },
+};
+
+export const ESTIMATOR_NAMES: readonly string[] = Object.keys(REGISTRY);
+
+export function estimatorSummary(name: string): string {
+  return REGISTRY[name]?.summary ?? '';
+}
+
+export function estimatorNeedsRewardModel(name: string): boolean {
+  return REGISTRY[name]?.needsRewardModel ?? false;
+}
+
+/** Parses 'switch-dr:tau=5' (or 'clipped-ips:clip=10,...'); numbers accept 'inf'/'Infinity'. */
+export function parseEstimatorSpec(spec: string): Estimator {
+  const trimmed = spec.trim();
+  const colon = trimmed.indexOf(':');
+  const name = colon < 0 ? trimmed : trimmed.slice(0, colon);
+  const entry = REGISTRY[name];
+  if (entry === undefined) {
+    throw new UsageError(`unknown estimator '${name}'; known: ${ESTIMATOR_NAMES.join(', ')}`);
+  }
+  const params: Record<string, number> = { ...entry.defaults };
+  if (colon >= 0) {
+    for (const part of trimmed.slice(colon + 1).split(',')) {
+      if (part.trim() === '') continue;
+      const eq = part.indexOf('=');
+      const key = (eq < 0 ? part : part.slice(0, eq)).trim();
+      if (!(key in entry.defaults)) {
+        const known = Object.keys(entry.defaults);
+        throw new UsageError(`estimator '${name}' has no parameter '${key}'` + (known.length > 0 ? `; it takes ${known.join(', ')}` : '; it takes none'));
+      }
+      const value = parseNumber(eq < 0 ? '' : part.slice(eq + 1).trim());
+      if (value === undefined) throw new UsageError(`estimator '${name}': parameter '${key}' needs a number, got '${part.slice(eq + 1)}'`);
+      params[key] = value;
+    }
+  }
+  const problem = entry.check?.(params);
+  if (problem !== undefined) throw new UsageError(`estimator '${name}': ${problem}`);
+  return entry.make(params);
+}
+
+/** 'ips,snips,dr' or 'all' (every registered estimator, default parameters). */
+export function parseEstimatorList(list: string): Estimator[] {
+  if (list.trim() === 'all') return ESTIMATOR_NAMES.map((n) => parseEstimatorSpec(n));
+  // Split on commas that start a new estimator (a name), not on commas between parameters.
+  const specs: string[] = [];
+  for (const piece of list.split(',')) {
+    const p = piece.trim();
+    if (p === '') continue;
+    if (specs.length > 0 && /^[A-Za-z_][\w]*\s*=/.test(p) && specs[specs.length - 1].includes(':')) {
+      specs[specs.length - 1] += ',' + p;
+    } else {
+      specs.push(p);
+    }
+  }
+  if (specs.length === 0) throw new UsageError('no estimator given');
+  return specs.map(parseEstimatorSpec);
+}
+
+function parseNumber(s: string): number | undefined {
+  const t = s.toLowerCase();
+  if (t === 'inf' || t === 'infinity' || t === '+inf') return Infinity;
+  if (t === '') return undefined;
+  const v = Number(s);
+  return Number.isNaN(v) ? undefined : v;
+}

@@ -1,0 +1,104 @@
+import { Command, Option } from 'commander';
+import { UsageError } from '../../data/errors.js';
+import { writeFileAtomic } from '../../data/write-log.js';
+import { evaluateLog } from '../../evaluate-log.js';
+import { DEFAULTS } from '../../engine/evaluate.js';
+import { ESTIMATOR_NAMES } from '../../../estimators/registry.js';
+import { INTERVAL_METHODS, type IntervalMethod } from '../../stats/intervals.js';
+import { evaluationDocument, toJson } from '../../report/evaluation-json.js';
+import { renderEvaluation } from '../../report/evaluation-table.js';
+import { parseColumnsMapping } from '../options.js';
+import { progressBar } from '../progress.js';
+import { parseFloatOption, parseIntOption, parsePolicyOption, parseRange } from '../parse.js';
+
+interface EvaluateFlags {
+  log: string;
+  policy: string[];
+  estimators?: string;
+  bootstrap: string;
+  bootstrapKind: 'poisson' | 'multinomial';
+  ci: IntervalMethod;
+  alpha: string;
+  seed: string;
+  json?: boolean;
+  out?: string;
+  columns?: string;
+  rewardRange?: string;
+  maxWeight?: string;
+  batchRows?: string;
+}
+
+export function registerEvaluate(program: Command): void {
+  program
+    .command('evaluate')
+    .description('estimate the value of target policies from a log with propensities, with bootstrap intervals and diagnostics')
+    .requiredOption('--log <file>', 'log file: .arrow/.feather/.ipc, .parquet, .csv, .jsonl/.ndjson')
+    .option('--policy <name=file>', 'a target policy file aligned with the log by row order (repeatable); default: the log\'s own target columns', collect, [])
+    .option('--estimators <list>', `comma-separated, with parameters as switch-dr:tau=5, or 'all' (default: every estimator the inputs support). Known: ${ESTIMATOR_NAMES.join(', ')}`)
+    .option('--bootstrap <B>', 'bootstrap replicates (0 = delta-method se and normal intervals only)', String(DEFAULTS.replicates))
+    .addOption(new Option('--bootstrap-kind <kind>', 'poisson (hash-keyed, split-invariant) or multinomial (classic)').choices(['poisson', 'multinomial']).default(DEFAULTS.bootstrapKind))
+    .addOption(new Option('--ci <method>', 'interval reported as ci').choices([...INTERVAL_METHODS]).default(DEFAULTS.ci))
+    .option('--alpha <a>', 'one minus the confidence level', String(DEFAULTS.alpha))
+    .option('--seed <s>', 'seed of the bootstrap (0..4294967295)', String(DEFAULTS.seed))
+    .option('--reward-range <lo,hi>', 'a priori reward range for the finite-sample (Bernstein) interval; default [0,1] when all rewards lie in it')
+    .option('--max-weight <w>', "a priori largest importance weight (1 / the logger's propensity floor); default from the smallest logged propensity")
+    .option('--columns <new=old,...>', 'map contract column names to the names in your files')
+    .option('--batch-rows <n>', 'rows per read batch (memory only; results do not depend on it)')
+    .option('--json', 'print one JSON document to stdout')
+    .option('--out <file>', 'also write the JSON document to this file (atomically)')
+    .action(async (flags: EvaluateFlags, cmd: Command) => {
+      const policies: Record<string, string> = {};
+      for (const p of flags.policy) {
+        const [name, file] = parsePolicyOption(p);
+        if (name in policies) throw new UsageError(`--policy: the name '${name}' is given twice`);
+        policies[name] = file;
+      }
+      const replicates = parseIntOption('--bootstrap', flags.bootstrap, 0);
+      const progress = progressBar('evaluating', undefined);
+      const started = Date.now();
+      let outcome;
+      try {
+        outcome = await evaluateLog({
+          log: flags.log,
+          policies,
+          estimators: flags.estimators,
+          replicates,
+          bootstrapKind: flags.bootstrapKind,
+          seed: parseIntOption('--seed', flags.seed, 0),
+          ci: flags.ci,
+          alpha: parseFloatOption('--alpha', flags.alpha),
+          rewardRange: flags.rewardRange === undefined ? undefined : parseRange('--reward-range', flags.rewardRange),
+          maxWeight: flags.maxWeight === undefined ? undefined : parseFloatOption('--max-weight', flags.maxWeight),
+          read: {
+            columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns),
+            batchRows: flags.batchRows === undefined ? undefined : parseIntOption('--batch-rows', flags.batchRows, 1),
+          },
+          onProgress: (rows) => progress.update(rows),
+        });
+      } finally {
+        progress.stop();
+      }
+      const { result, skipped } = outcome;
+      const info = { command: 'evaluate', log: flags.log, backend: 'js (typed arrays; no reward model fitted)', threads: 1 };
+      const doc = evaluationDocument(result, info);
+      if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: 'no reward model (q_hat) in the inputs' };
+      if (flags.out !== undefined) await writeFileAtomic(flags.out, toJson(doc));
+      if (flags.json === true) {
+        process.stdout.write(toJson(doc));
+        return;
+      }
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const footer = [
+        `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${seconds}s; backend: ${info.backend}`,
+      ];
+      if (skipped.length > 0) footer.push(`not run (no reward model q_hat in the inputs): ${skipped.join(', ')}`);
+      if (result.bounds !== undefined) footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);
+      if (flags.out !== undefined) footer.push(`JSON written to ${flags.out}`);
+      process.stdout.write(renderEvaluation(result, footer));
+      void cmd;
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { registerEvaluate } from './evaluate.js';
+import { registerValidate } from './validate.js';
+import { registerSynth } from './synth.js';
+import { registerDemo } from './demo.js';
+
+/** One file per command; each adds itself to the program. */
+export function registerCommands(program: Command): void {
+  registerValidate(program);
+  registerEvaluate(program);
+  registerSynth(program);
+  registerDemo(program);
+}

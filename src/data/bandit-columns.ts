@@ -1,0 +1,99 @@
+import type { LogBatch, PolicyBatch } from './batch.js';
+import { InputError } from './errors.js';
+
+/**
+ * The O(n) per-row scalars every bandit estimator needs (DESIGN.md §2-3), for one log batch and one
+ * target policy:
+ *   w_i   = pi(a_i|x_i) / mu_i           importance weight
+ *   r_i   = observed reward
+ *   q_i   = q_hat(x_i, a_i)              reward model at the logged action
+ *   qpi_i = sum_a pi(a|x_i) q_hat(x_i,a) reward model under the target
+ * Whether the user gave lists (`action_dist`, `q_hat`) or scalars (`target_propensity`,
+ * `q_hat_logged`, `q_hat_target`), estimators see the same four columns, so both inputs give
+ * identical results.
+ */
+export interface BanditColumns {
+  readonly n: number;
+  readonly w: Float64Array;
+  readonly r: Float64Array;
+  /** Present when a reward model is available. */
+  readonly q?: Float64Array;
+  readonly qpi?: Float64Array;
+  /** pi(a_i|x_i), kept for diagnostics. */
+  readonly targetProb: Float64Array;
+}
+
+/** Tolerance for "a probability is at most 1" and "a distribution sums to 1" (DESIGN.md §2). */
+export const PROB_TOL = 1e-6;
+
+export function resolveBanditColumns(batch: LogBatch, policy: PolicyBatch, policyName: string): BanditColumns {
+  const n = batch.n;
+  if (policy.n !== n) {
+    throw new InputError(`policy '${policyName}' has ${policy.n} rows in this batch but the log has ${n}; policy files are aligned with the log by row order`, { file: batch.source });
+  }
+  const targetProb = new Float64Array(n);
+  const dist = policy.actionDist;
+  if (policy.targetPropensity !== undefined) {
+    targetProb.set(policy.targetPropensity);
+  } else if (dist !== undefined) {
+    const K = dist.width;
+    for (let i = 0; i < n; i++) {
+      const a = batch.action[i];
+      if (a < 0 || a >= K) {
+        throw new InputError(`action ${a} is out of range 0..${K - 1} of action_dist for policy '${policyName}'`, { file: batch.source, column: 'action', row: batch.rowOffset + i });
+      }
+      targetProb[i] = dist.values[i * K + a];
+    }
+  } else {
+    throw new InputError(`policy '${policyName}' has neither target_propensity nor action_dist`, { file: batch.source });
+  }
+  const w = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = targetProb[i];
+    if (!(p >= 0 && p <= 1 + PROB_TOL)) {
+      throw new InputError(`target probability must be in [0, 1], got ${p} (policy '${policyName}')`, { file: batch.source, column: 'target_propensity', row: batch.rowOffset + i });
+    }
+    w[i] = p / batch.propensity[i];
+  }
+
+  let q: Float64Array | undefined;
+  let qpi: Float64Array | undefined;
+  const qh = batch.qHat;
+  if (batch.qHatLogged !== undefined) {
+    q = batch.qHatLogged;
+  } else if (qh !== undefined) {
+    q = new Float64Array(n);
+    const K = qh.width;
+    for (let i = 0; i < n; i++) {
+      const a = batch.action[i];
+      if (a < 0 || a >= K) {
+        throw new InputError(`action ${a} is out of range 0..${K - 1} of q_hat`, { file: batch.source, column: 'action', row: batch.rowOffset + i });
+      }
+      q[i] = qh.values[i * K + a];
+    }
+  }
+  if (policy.qHatTarget !== undefined) {
+    qpi = policy.qHatTarget;
+  } else if (qh !== undefined && dist !== undefined) {
+    const K = dist.width;
+    if (qh.width !== K) {
+      throw new InputError(`q_hat has ${qh.width} entries per row but action_dist of policy '${policyName}' has ${K}`, { file: batch.source, column: 'q_hat' });
+    }
+    qpi = new Float64Array(n);
+    const pv = dist.values;
+    const qv = qh.values;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      const o = i * K;
+      for (let a = 0; a < K; a++) s += pv[o + a] * qv[o + a];
+      qpi[i] = s;
+    }
+  } else if (batch.qHatTarget !== undefined) {
+    qpi = batch.qHatTarget;
+  }
+  if ((q === undefined) !== (qpi === undefined)) {
+    // One without the other cannot feed DR; leave both absent so the engine reports what is missing.
+    return { n, w, r: batch.reward, targetProb };
+  }
+  return { n, w, r: batch.reward, q, qpi, targetProb };
+}

@@ -1,0 +1,57 @@
+/**
+ * The one columnar batch type every reader produces and every estimator consumes (DESIGN.md §1-2).
+ * Columns are typed arrays of length n (lists: n * width, row-major). Rows are numbered globally
+ * from 0 across batches (`rowOffset` is the global index of this batch's first row), so errors,
+ * bootstrap cluster keys and the canonical summation order never depend on how a file was split.
+ */
+export interface ListColumn {
+  /** Number of entries per row (K for action_dist / q_hat, d for context). */
+  readonly width: number;
+  /** Row-major values, length n * width. */
+  readonly values: Float64Array;
+}
+
+export interface LogBatch {
+  /** File the rows came from (for error messages). */
+  readonly source: string;
+  /** Global index of the first row of this batch. */
+  readonly rowOffset: number;
+  readonly n: number;
+  /** Logged action as an integer 0..K-1 (string ids are dictionary-encoded by the reader). */
+  readonly action: Int32Array;
+  readonly reward: Float64Array;
+  /** Logging policy's probability of the logged action (at the logged position for ranking logs). */
+  readonly propensity: Float64Array;
+  readonly position?: Int32Array;
+  /**
+   * 32-bit bootstrap cluster key of each row: a hash of `request_id` (or `slate_id`) when present,
+   * so all rows of one request share one bootstrap weight; absent means "each row is its own cluster"
+   * and the row's global ordinal is used.
+   */
+  readonly clusterKey?: Uint32Array;
+  /** Target policy columns carried inline in the log (a policy file may supply them instead). */
+  readonly targetPropensity?: Float64Array;
+  readonly actionDist?: ListColumn;
+  /** Reward model: q_hat(x_i, a) for every action, or the O(n) scalars. */
+  readonly qHat?: ListColumn;
+  readonly qHatLogged?: Float64Array;
+  readonly qHatTarget?: Float64Array;
+  readonly context?: ListColumn;
+  /** Seconds since epoch (NaN when missing) for label maturity. */
+  readonly eventTs?: Float64Array;
+  readonly rewardTs?: Float64Array;
+  /** String columns carried through for slicing and audit (policy_id, surface, ...). */
+  readonly strings?: ReadonlyMap<string, ReadonlyArray<string | null>>;
+}
+
+/**
+ * The target (candidate) policy's columns for one batch: either from a policy file aligned by row
+ * order, or from the log itself. `targetPropensity` is pi(a_i|x_i); `actionDist` pi(.|x_i) at the
+ * row's position; `qHatTarget` sum_a pi(a|x_i) q_hat(x_i, a) when the user supplies it.
+ */
+export interface PolicyBatch {
+  readonly n: number;
+  readonly targetPropensity?: Float64Array;
+  readonly actionDist?: ListColumn;
+  readonly qHatTarget?: Float64Array;
+}

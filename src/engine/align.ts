@@ -1,0 +1,53 @@
+import type { LogBatch, PolicyBatch } from '../data/batch.js';
+import { InputError } from '../data/errors.js';
+import type { AlignedBatch } from './reblock.js';
+
+/** A target policy: a file aligned with the log by row order, or the target columns of the log itself. */
+export type PolicyInput =
+  | { readonly name: string; readonly kind: 'file'; readonly path: string; readonly batches: () => AsyncIterable<PolicyBatch> }
+  | { readonly name: string; readonly kind: 'inline' };
+
+/** The target columns carried in the log (`target_propensity`, `action_dist`, `q_hat_target`). */
+export function inlinePolicy(log: LogBatch): PolicyBatch | undefined {
+  if (log.targetPropensity === undefined && log.actionDist === undefined) return undefined;
+  return { n: log.n, targetPropensity: log.targetPropensity, actionDist: log.actionDist, qHatTarget: log.qHatTarget };
+}
+
+/**
+ * Zips the log's batches with each policy file's batches. Readers cut every file into batches of
+ * the same size, so batch k of the log and of each policy cover the same rows; any difference in
+ * length is a user error named with the policy file.
+ */
+export async function* alignPolicies(logBatches: AsyncIterable<LogBatch>, policies: readonly PolicyInput[]): AsyncGenerator<AlignedBatch> {
+  const iters = policies.map((p) => (p.kind === 'file' ? p.batches()[Symbol.asyncIterator]() : undefined));
+  let rows = 0;
+  for await (const log of logBatches) {
+    const aligned: PolicyBatch[] = [];
+    for (let k = 0; k < policies.length; k++) {
+      const p = policies[k];
+      const it = iters[k];
+      if (p.kind === 'inline' || it === undefined) {
+        const inline = inlinePolicy(log);
+        if (inline === undefined) throw new InputError(`policy '${p.name}' was to come from the log, but the log has no target_propensity or action_dist column`, { file: log.source });
+        aligned.push(inline);
+        continue;
+      }
+      const next = await it.next();
+      const pb = next.done === true ? undefined : next.value;
+      if (pb === undefined || pb.n !== log.n) {
+        const got = pb === undefined ? rows : rows + pb.n;
+        throw new InputError(`policy '${p.name}' must have one row per log row (aligned by row order); it ends or differs in length near row ${got} while the log continues to row ${rows + log.n}`, { file: p.kind === 'file' ? p.path : undefined });
+      }
+      aligned.push(pb);
+    }
+    rows += log.n;
+    yield { log, policies: aligned };
+  }
+  for (let k = 0; k < policies.length; k++) {
+    const it = iters[k];
+    const p = policies[k];
+    if (it === undefined || p.kind !== 'file') continue;
+    const extra = await it.next();
+    if (extra.done !== true) throw new InputError(`policy '${p.name}' has more rows than the log (${rows}); policy files are aligned with the log by row order`, { file: p.path });
+  }
+}

@@ -1,0 +1,249 @@
+import type { Estimator, KnownBounds } from '../../estimators/estimator.js';
+import { resolveBanditColumns, type BanditColumns } from '../data/bandit-columns.js';
+import { UsageError } from '../data/errors.js';
+import { TreeSum } from '../stats/tree-sum.js';
+import { ClusterRuns, type ClusterTotals } from '../stats/cluster-runs.js';
+import { blockClusterHashes, poissonBlockSums, poissonPlan, type PoissonPlan } from '../stats/poisson-bootstrap.js';
+import { multinomialReplicateSums } from '../stats/multinomial-bootstrap.js';
+import { type IntervalMethod } from '../stats/intervals.js';
+import { BLOCK_ROWS, canonicalBlocks, type AlignedBatch, type Block } from './reblock.js';
+import { planEvaluation, type EvaluationPlan } from './plan.js';
+import type { EvaluationResult } from './results.js';
+import { summarize } from './summarize.js';
+
+export interface EvaluateOptions {
+  readonly estimators: readonly Estimator[];
+  /** Names of the target policies, in the order of `AlignedBatch.policies`. */
+  readonly policyNames: readonly string[];
+  /** Bootstrap replicates; 0 gives delta-method standard errors and normal intervals only. */
+  readonly replicates?: number;
+  readonly bootstrapKind?: 'poisson' | 'multinomial';
+  readonly seed?: number;
+  readonly ci?: IntervalMethod;
+  readonly alpha?: number;
+  /** A priori reward range; default [0, 1] when every observed reward lies in it (and said so). */
+  readonly rewardRange?: readonly [number, number];
+  /** A priori largest weight for the Bernstein interval; default max target prob / smallest logged propensity. */
+  readonly maxWeight?: number;
+  readonly onProgress?: (rowsDone: number) => void;
+}
+
+export const DEFAULTS = { replicates: 1000, bootstrapKind: 'poisson', seed: 12345, ci: 'percentile', alpha: 0.05 } as const;
+
+/** Sums gathered in the pass over the log; everything reported is a function of these. */
+export interface PassTotals {
+  readonly n: number;
+  /** Per column: sum, then sum of squares (2 x M). */
+  readonly sums: Float64Array;
+  readonly sumSquares: Float64Array;
+  /** B x (1 + Mb): sum of weights, then the bootstrapped columns' weighted sums. */
+  readonly replicateSums?: Float64Array;
+  readonly moments: ReturnType<ClusterRuns['finish']>;
+  readonly maxWeight: Float64Array;
+  readonly rowsWeightAbove1000: Float64Array;
+  readonly minPropensity: number;
+  readonly rewardMin: number;
+  readonly rewardMax: number;
+  /** Per policy with action_dist: mean target probability of actions never logged. */
+  readonly unsupportedMass: ReadonlyArray<number | undefined>;
+  readonly clustered: boolean;
+}
+
+/**
+ * One pass over aligned (log, policies) batches: every estimator for every policy, the bootstrap
+ * for all of them on shared weights, and the diagnostics. Memory is O(block x columns + B x
+ * columns), plus O(clusters x columns) only for BCa and the multinomial bootstrap.
+ */
+export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatch>, opts: EvaluateOptions): Promise<EvaluationResult> {
+  const replicates = opts.replicates ?? DEFAULTS.replicates;
+  const kind = opts.bootstrapKind ?? DEFAULTS.bootstrapKind;
+  const seed = opts.seed ?? DEFAULTS.seed;
+  const ci = opts.ci ?? DEFAULTS.ci;
+  const alpha = opts.alpha ?? DEFAULTS.alpha;
+  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`alpha must be in (0, 1), got ${alpha}`);
+  if (!Number.isInteger(replicates) || replicates < 0) throw new UsageError(`bootstrap replicates must be a whole number >= 0, got ${replicates}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`seed must be a whole number in 0..4294967295, got ${seed}`);
+  if ((ci === 'percentile' || ci === 'bca') && replicates < 2) throw new UsageError(`--ci ${ci} needs bootstrap replicates (--bootstrap >= 2); use --ci normal or bernstein without them`);
+  if (opts.estimators.length === 0) throw new UsageError('no estimator given');
+  if (opts.policyNames.length === 0) throw new UsageError('no target policy: give --policy NAME=FILE or target columns in the log');
+
+  const plan = planEvaluation(opts.policyNames, opts.estimators);
+  const storeClusters = ci === 'bca' || (kind === 'multinomial' && replicates > 0);
+  const totals = await runPass(input, plan, {
+    poisson: kind === 'poisson' && replicates > 0 ? poissonPlan(replicates, seed) : undefined,
+    storeClusters,
+    onProgress: opts.onProgress,
+  });
+  let replicateSums = totals.replicateSums;
+  if (kind === 'multinomial' && replicates > 0) {
+    replicateSums = multinomialReplicateSums(totals.moments.stored as ClusterTotals, plan.columns.length, plan.bootstrapColumns, replicates, seed);
+  }
+  const bounds = chooseBounds(opts, totals);
+  return summarize(plan, { ...totals, replicateSums }, { replicates, kind, seed, ci, alpha, bounds });
+}
+
+function chooseBounds(opts: EvaluateOptions, t: PassTotals): (KnownBounds & { source: string }) | undefined {
+  let rewardMin: number;
+  let rewardMax: number;
+  const notes: string[] = [];
+  if (opts.rewardRange !== undefined) {
+    [rewardMin, rewardMax] = opts.rewardRange;
+    notes.push('reward range given');
+  } else if (t.rewardMin >= 0 && t.rewardMax <= 1) {
+    rewardMin = 0;
+    rewardMax = 1;
+    notes.push('reward range [0, 1] assumed because every reward lies in it (set --reward-range)');
+  } else {
+    return undefined;
+  }
+  let maxWeight: number;
+  if (opts.maxWeight !== undefined) {
+    maxWeight = opts.maxWeight;
+    notes.push('max weight given');
+  } else {
+    maxWeight = 1 / t.minPropensity;
+    notes.push(`max weight 1/${t.minPropensity.toPrecision(4)} from the smallest logged propensity (set --max-weight to the logger's floor)`);
+  }
+  return { rewardMin, rewardMax, maxWeight, source: notes.join('; ') };
+}
+
+interface PassOptions {
+  readonly poisson?: PoissonPlan;
+  readonly storeClusters: boolean;
+  readonly onProgress?: (rowsDone: number) => void;
+}
+
+async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatch>, plan: EvaluationPlan, po: PassOptions): Promise<PassTotals> {
+  const M = plan.columns.length;
+  const P = plan.policies.length;
+  const cols = plan.columns.map(() => new Float64Array(BLOCK_ROWS));
+  const bootCols = plan.bootstrapColumns.map((j) => cols[j]);
+  const pointTree = new TreeSum(2 * M);
+  const blockPoint = new Float64Array(2 * M);
+  const runs = new ClusterRuns(M, plan.pairs, po.storeClusters);
+  const B = po.poisson?.replicates ?? 0;
+  const Mb = plan.bootstrapColumns.length;
+  const bootTree = B > 0 ? new TreeSum(B * (Mb + 1)) : undefined;
+  const blockBoot = new Float64Array(B * (Mb + 1));
+  const hashes = new Uint32Array(BLOCK_ROWS);
+  const scratch = new Float64Array(BLOCK_ROWS);
+  const maxWeight = new Float64Array(P);
+  const above1000 = new Float64Array(P);
+  let minPropensity = Infinity;
+  let rewardMin = Infinity;
+  let rewardMax = -Infinity;
+  let n = 0;
+  let clustered: boolean | undefined;
+  // Target mass per action (canonical sums) and logged-action counts, for the overlap diagnostic.
+  let massTrees: (TreeSum | undefined)[] | undefined;
+  let loggedCounts: Float64Array | undefined;
+
+  for await (const block of canonicalBlocks(input)) {
+    const log = block.log;
+    const bn = log.n;
+    if (clustered === undefined) clustered = log.clusterKey !== undefined;
+    const resolved: BanditColumns[] = [];
+    for (let p = 0; p < P; p++) {
+      const c = resolveBanditColumns(log, block.policies[p], plan.policies[p]);
+      if (plan.needsRewardModel[p] && (c.q === undefined || c.qpi === undefined)) {
+        throw new UsageError(
+          `policy '${plan.policies[p]}': the chosen estimators need a reward model; give q_hat (a list over actions) in the log, or q_hat_logged in the log and q_hat_target in the policy file, or drop dm/dr/sndr/switch-dr/dr-os`,
+        );
+      }
+      resolved.push(c);
+      let mw = maxWeight[p];
+      let over = 0;
+      for (let i = 0; i < bn; i++) {
+        const w = c.w[i];
+        if (w > mw) mw = w;
+        if (w > 1000) over++;
+      }
+      maxWeight[p] = mw;
+      above1000[p] += over;
+    }
+    for (let i = 0; i < bn; i++) {
+      const pr = log.propensity[i];
+      if (pr < minPropensity) minPropensity = pr;
+      const r = log.reward[i];
+      if (r < rewardMin) rewardMin = r;
+      if (r > rewardMax) rewardMax = r;
+    }
+    for (let j = 0; j < M; j++) {
+      const out = cols[j].subarray(0, bn);
+      plan.columns[j].stat.compute(resolved[plan.columns[j].policy], out);
+      let s = 0;
+      let s2 = 0;
+      for (let i = 0; i < bn; i++) {
+        const v = out[i];
+        s += v;
+        s2 += v * v;
+      }
+      blockPoint[j] = s;
+      blockPoint[M + j] = s2;
+    }
+    pointTree.addBlock(blockPoint);
+    const views = cols.map((c) => c.subarray(0, bn));
+    runs.addBlock(bn, log.rowOffset, log.clusterKey, views);
+    if (bootTree !== undefined && po.poisson !== undefined) {
+      blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
+      poissonBlockSums(po.poisson, hashes, bn, bootCols, scratch, blockBoot);
+      bootTree.addBlock(blockBoot);
+    }
+    ({ massTrees, loggedCounts } = accumulateActionMass(block, massTrees, loggedCounts));
+    n += bn;
+    po.onProgress?.(n);
+  }
+  if (n === 0) throw new UsageError('the log has no rows');
+  const sums = pointTree.result();
+  return {
+    n,
+    sums: sums.subarray(0, M),
+    sumSquares: sums.subarray(M, 2 * M),
+    replicateSums: bootTree?.result(),
+    moments: runs.finish(),
+    maxWeight,
+    rowsWeightAbove1000: above1000,
+    minPropensity,
+    rewardMin,
+    rewardMax,
+    unsupportedMass: unsupportedMass(massTrees, loggedCounts, n, P),
+    clustered: clustered ?? false,
+  };
+}
+
+function accumulateActionMass(block: Block, trees: (TreeSum | undefined)[] | undefined, counts: Float64Array | undefined): { massTrees?: (TreeSum | undefined)[]; loggedCounts?: Float64Array } {
+  const dists = block.policies.map((p) => p.actionDist);
+  if (dists.every((d) => d === undefined)) return { massTrees: trees, loggedCounts: counts };
+  const K = Math.max(...dists.map((d) => d?.width ?? 0));
+  const t = trees ?? dists.map((d) => (d !== undefined ? new TreeSum(d.width) : undefined));
+  const c = counts ?? new Float64Array(K);
+  const log = block.log;
+  for (let i = 0; i < log.n; i++) {
+    const a = log.action[i];
+    if (a >= 0 && a < K) c[a]++;
+  }
+  dists.forEach((d, p) => {
+    if (d === undefined) return;
+    const w = d.width;
+    const mass = new Float64Array(w);
+    for (let i = 0; i < log.n; i++) {
+      const o = i * w;
+      for (let a = 0; a < w; a++) mass[a] += d.values[o + a];
+    }
+    t[p]?.addBlock(mass);
+  });
+  return { massTrees: t, loggedCounts: c };
+}
+
+function unsupportedMass(trees: (TreeSum | undefined)[] | undefined, counts: Float64Array | undefined, n: number, P: number): (number | undefined)[] {
+  const out: (number | undefined)[] = new Array<number | undefined>(P).fill(undefined);
+  if (trees === undefined || counts === undefined) return out;
+  trees.forEach((tree, p) => {
+    if (tree === undefined) return;
+    const mass = tree.result();
+    let s = 0;
+    for (let a = 0; a < mass.length; a++) if (!(counts[a] > 0)) s += mass[a];
+    out[p] = s / n;
+  });
+  return out;
+}

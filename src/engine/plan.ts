@@ -1,0 +1,82 @@
+import type { Estimator, RowStatistic } from '../../estimators/estimator.js';
+import { squaredWeight, weight } from '../../estimators/row-statistics.js';
+
+/**
+ * The columns of one evaluation: every (policy, per-row statistic) pair that any requested
+ * estimator or diagnostic needs, each once (statistics are deduplicated by key within a policy).
+ * The bootstrap runs over `bootstrapColumns` only, all policies at once, so paired comparisons
+ * (candidate minus baseline) see the same weights.
+ */
+export interface PlannedColumn {
+  readonly policy: number;
+  readonly stat: RowStatistic;
+  readonly bootstrap: boolean;
+}
+
+export interface EstimatorSlot {
+  readonly policy: number;
+  readonly estimator: Estimator;
+  /** Global column index of each of the estimator's statistics. */
+  readonly columns: readonly number[];
+  /** Global column index of each of its mean diagnostics. */
+  readonly diagnosticColumns: readonly number[];
+}
+
+export interface EvaluationPlan {
+  readonly policies: readonly string[];
+  readonly columns: readonly PlannedColumn[];
+  readonly slots: readonly EstimatorSlot[];
+  /** Per policy: column of w and of w^2. */
+  readonly weightColumn: readonly number[];
+  readonly squaredWeightColumn: readonly number[];
+  /** Global indices of bootstrapped columns, and the inverse map (column -> position or -1). */
+  readonly bootstrapColumns: readonly number[];
+  readonly bootstrapIndex: Int32Array;
+  /** (j, k) pairs of columns whose cross-moments the delta method needs, flattened. */
+  readonly pairs: Int32Array;
+  readonly needsRewardModel: readonly boolean[];
+}
+
+export function planEvaluation(policies: readonly string[], estimators: readonly Estimator[]): EvaluationPlan {
+  const columns: PlannedColumn[] = [];
+  const byKey = new Map<string, number>();
+  const columnFor = (policy: number, stat: RowStatistic, bootstrap: boolean): number => {
+    const k = `${policy}\u0000${stat.key}`;
+    const existing = byKey.get(k);
+    if (existing !== undefined) {
+      if (bootstrap && !columns[existing].bootstrap) columns[existing] = { ...columns[existing], bootstrap: true };
+      return existing;
+    }
+    columns.push({ policy, stat, bootstrap });
+    byKey.set(k, columns.length - 1);
+    return columns.length - 1;
+  };
+  const slots: EstimatorSlot[] = [];
+  const weightColumn: number[] = [];
+  const squaredWeightColumn: number[] = [];
+  const needsRewardModel: boolean[] = [];
+  for (let p = 0; p < policies.length; p++) {
+    // w is bootstrapped for the mean-weight interval (a support diagnostic).
+    weightColumn.push(columnFor(p, weight, true));
+    squaredWeightColumn.push(columnFor(p, squaredWeight, false));
+    let needsQ = false;
+    for (const e of estimators) {
+      const cols = e.stats.map((s) => columnFor(p, s, true));
+      const diag = (e.diagnostics ?? []).map((d) => columnFor(p, d.stat, false));
+      slots.push({ policy: p, estimator: e, columns: cols, diagnosticColumns: diag });
+      needsQ ||= e.stats.some((s) => s.needsRewardModel);
+    }
+    needsRewardModel.push(needsQ);
+  }
+  const bootstrapColumns = columns.map((c, j) => (c.bootstrap ? j : -1)).filter((j) => j >= 0);
+  const bootstrapIndex = new Int32Array(columns.length).fill(-1);
+  bootstrapColumns.forEach((j, pos) => (bootstrapIndex[j] = pos));
+  const pairSet = new Map<string, [number, number]>();
+  const addPairs = (cols: readonly number[]) => {
+    for (const a of cols) for (const b of cols) if (a <= b) pairSet.set(`${a},${b}`, [a, b]);
+  };
+  for (const s of slots) addPairs(s.columns);
+  weightColumn.forEach((w) => addPairs([w]));
+  const pairs = new Int32Array([...pairSet.values()].flat());
+  return { policies, columns, slots, weightColumn, squaredWeightColumn, bootstrapColumns, bootstrapIndex, pairs, needsRewardModel };
+}

@@ -1,0 +1,54 @@
+import type { Interval, IntervalMethod } from '../stats/intervals.js';
+
+/** What `ope evaluate --json` prints per (policy, estimator) (DESIGN.md §4). */
+export interface EstimateResult {
+  readonly policy: string;
+  readonly estimator: string;
+  readonly label: string;
+  readonly params: Readonly<Record<string, number>>;
+  /** Point estimate on the data (never the mean of the replicates). */
+  readonly value: number;
+  /** Standard error: the bootstrap replicates' sd when there are replicates, else the delta method. */
+  readonly se: number;
+  readonly seMethod: 'bootstrap' | 'delta';
+  /** The interval asked for with --ci. */
+  readonly ci: Interval;
+  /** Every interval that could be computed, by method. */
+  readonly intervals: Readonly<Partial<Record<IntervalMethod, Interval>>>;
+  /** Estimator-specific diagnostics (share of rows clipped / switched). */
+  readonly diagnostics: Readonly<Record<string, number>>;
+  readonly warnings: readonly string[];
+}
+
+export interface PolicyDiagnostics {
+  readonly policy: string;
+  readonly n: number;
+  /** Runs of consecutive rows with one request id (= requests when a request's rows are adjacent). */
+  readonly requests: number;
+  /** Kish effective sample size (sum w)^2 / sum w^2, and as a share of n. */
+  readonly ess: number;
+  readonly essShare: number;
+  readonly meanWeight: number;
+  /** Should contain 1 when the logger supports the target and the propensities are right. */
+  readonly meanWeightCi: Interval;
+  readonly maxWeight: number;
+  /** Share of the total weight sum w carried by the single heaviest row. */
+  readonly maxWeightShare: number;
+  readonly rowsWeightAbove1000: number;
+  /** Mean target probability on actions the logger never took in this log (action_dist input only). */
+  readonly unsupportedMass?: number;
+  readonly warnings: readonly string[];
+}
+
+export interface EvaluationResult {
+  readonly n: number;
+  readonly seed: number;
+  readonly bootstrap: { readonly replicates: number; readonly kind: 'poisson' | 'multinomial'; readonly clustered: boolean };
+  readonly alpha: number;
+  readonly ciMethod: IntervalMethod;
+  /** A priori bounds used by the empirical-Bernstein interval, and where they came from. */
+  readonly bounds?: { readonly rewardMin: number; readonly rewardMax: number; readonly maxWeight: number; readonly source: string };
+  readonly estimates: readonly EstimateResult[];
+  readonly policies: readonly PolicyDiagnostics[];
+  readonly warnings: readonly string[];
+}

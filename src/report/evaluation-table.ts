@@ -1,0 +1,32 @@
+import type { EvaluationResult } from '../engine/results.js';
+import { fmt, renderTable } from './format.js';
+
+/** The terminal report of `ope evaluate`: one table of estimates, then diagnostics and warnings. */
+export function renderEvaluation(r: EvaluationResult, footer: readonly string[]): string {
+  const level = `${Math.round((1 - r.alpha) * 1000) / 10}%`;
+  const rows = r.estimates.map((e) => {
+    const pd = r.policies.find((p) => p.policy === e.policy);
+    return [e.policy, e.label, fmt(e.value), fmt(e.se), `[${fmt(e.ci.lower)}, ${fmt(e.ci.upper)}]`, fmt(pd?.ess, 3), e.warnings.length > 0 ? '!' : ''];
+  });
+  const out: string[] = [];
+  out.push(renderTable(['policy', 'estimator', 'estimate', 'se', `${level} CI (${r.ciMethod})`, 'ESS', ''], rows));
+  out.push('');
+  out.push(
+    renderTable(
+      ['policy', 'n', 'requests', 'ESS', 'ESS/n', 'mean w', 'mean w CI', 'max w', 'max w share', 'unsupported'],
+      r.policies.map((p) => [p.policy, String(p.n), String(p.requests), fmt(p.ess, 3), fmt(p.essShare, 3), fmt(p.meanWeight), `[${fmt(p.meanWeightCi.lower)}, ${fmt(p.meanWeightCi.upper)}]`, fmt(p.maxWeight), fmt(p.maxWeightShare, 3), p.unsupportedMass === undefined ? '-' : fmt(p.unsupportedMass, 3)]),
+    ),
+  );
+  const warnings: string[] = [];
+  for (const p of r.policies) for (const w of p.warnings) warnings.push(`${p.policy}: ${w}`);
+  for (const e of r.estimates) for (const w of e.warnings) warnings.push(`${e.policy} ${e.label}: ${w}`);
+  for (const w of r.warnings) warnings.push(w);
+  if (warnings.length > 0) {
+    out.push('');
+    out.push('Warnings (! in the table):');
+    for (const w of warnings) out.push(`  - ${w}`);
+  }
+  out.push('');
+  out.push(...footer);
+  return out.join('\n') + '\n';
+}
