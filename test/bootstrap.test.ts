@@ -81,6 +81,16 @@ describe('bootstrap', () => {
     expect(c).toEqual(a);
   });
 
+  it('is bit-identical whatever the number of worker threads', async () => {
+    const n = 300_000; // more than two canonical chunks, so workers really split the work
+    const batches = split(n, 3, 6, [50_000, 70_001], 2);
+    const base = await evaluateStream(batches, opts({ estimators: parseEstimatorList('ips,snips,dr'), replicates: 40 }));
+    for (const threads of [2, 3]) {
+      const r = await evaluateStream(batches, opts({ estimators: parseEstimatorList('ips,snips,dr'), replicates: 40, threads }));
+      expect(r).toEqual(base);
+    }
+  });
+
   it('is bit-identical across batch sizes with request clusters, multinomial and BCa too', async () => {
     const n = 9000;
     for (const o of [opts({ bootstrapKind: 'multinomial' }), opts({ ci: 'bca' })]) {

@@ -6,7 +6,8 @@ import { ClusterRuns, type ClusterTotals } from '../stats/cluster-runs.js';
 import { blockClusterHashes, poissonBlockSums, poissonPlan, type PoissonPlan } from '../stats/poisson-bootstrap.js';
 import { multinomialReplicateSums } from '../stats/multinomial-bootstrap.js';
 import { type IntervalMethod } from '../stats/intervals.js';
-import { BLOCK_ROWS, canonicalBlocks, type AlignedBatch, type Block } from './reblock.js';
+import { BootstrapPool, type BlockInput } from './bootstrap-pool.js';
+import { BLOCK_ROWS, CHUNK_BLOCKS, canonicalBlocks, type AlignedBatch, type Block } from './reblock.js';
 import { planEvaluation, type EvaluationPlan } from './plan.js';
 import type { EvaluationResult } from './results.js';
 import { summarize } from './summarize.js';
@@ -19,6 +20,7 @@ export interface EvaluateOptions {
   readonly replicates?: number;
   readonly bootstrapKind?: 'poisson' | 'multinomial';
   readonly seed?: number;
+  /** Default: percentile with replicates, normal without. */
   readonly ci?: IntervalMethod;
   readonly alpha?: number;
   /** A priori reward range; default [0, 1] when every observed reward lies in it (and said so). */
@@ -26,6 +28,8 @@ export interface EvaluateOptions {
   /** A priori largest weight for the Bernstein interval; default max target prob / smallest logged propensity. */
   readonly maxWeight?: number;
   readonly onProgress?: (rowsDone: number) => void;
+  /** Worker threads for the Poisson bootstrap (default 1); results are bit-identical for any count. */
+  readonly threads?: number;
 }
 
 export const DEFAULTS = { replicates: 1000, bootstrapKind: 'poisson', seed: 12345, ci: 'percentile', alpha: 0.05 } as const;
@@ -58,12 +62,14 @@ export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterab
   const replicates = opts.replicates ?? DEFAULTS.replicates;
   const kind = opts.bootstrapKind ?? DEFAULTS.bootstrapKind;
   const seed = opts.seed ?? DEFAULTS.seed;
-  const ci = opts.ci ?? DEFAULTS.ci;
+  // Without replicates the default interval is the delta method's, not an error.
+  const ci = opts.ci ?? (replicates >= 2 ? DEFAULTS.ci : 'normal');
   const alpha = opts.alpha ?? DEFAULTS.alpha;
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`alpha must be in (0, 1), got ${alpha}`);
   if (!Number.isInteger(replicates) || replicates < 0) throw new UsageError(`bootstrap replicates must be a whole number >= 0, got ${replicates}`);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`seed must be a whole number in 0..4294967295, got ${seed}`);
   if ((ci === 'percentile' || ci === 'bca') && replicates < 2) throw new UsageError(`--ci ${ci} needs bootstrap replicates (--bootstrap >= 2); use --ci normal or bernstein without them`);
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) throw new UsageError(`threads must be a whole number >= 1, got ${opts.threads}`);
   if (opts.estimators.length === 0) throw new UsageError('no estimator given');
   if (opts.policyNames.length === 0) throw new UsageError('no target policy: give --policy NAME=FILE or target columns in the log');
 
@@ -73,6 +79,7 @@ export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterab
     poisson: kind === 'poisson' && replicates > 0 ? poissonPlan(replicates, seed) : undefined,
     storeClusters,
     onProgress: opts.onProgress,
+    threads: opts.threads ?? 1,
   });
   let replicateSums = totals.replicateSums;
   if (kind === 'multinomial' && replicates > 0) {
@@ -111,6 +118,7 @@ interface PassOptions {
   readonly poisson?: PoissonPlan;
   readonly storeClusters: boolean;
   readonly onProgress?: (rowsDone: number) => void;
+  readonly threads: number;
 }
 
 async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatch>, plan: EvaluationPlan, po: PassOptions): Promise<PassTotals> {
@@ -126,7 +134,6 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
   const bootTree = B > 0 ? new TreeSum(B * (Mb + 1)) : undefined;
   const blockBoot = new Float64Array(B * (Mb + 1));
   const hashes = new Uint32Array(BLOCK_ROWS);
-  const scratch = new Float64Array(BLOCK_ROWS);
   const maxWeight = new Float64Array(P);
   const above1000 = new Float64Array(P);
   let minPropensity = Infinity;
@@ -138,6 +145,11 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
   let massTrees: (TreeSum | undefined)[] | undefined;
   let loggedCounts: Float64Array | undefined;
 
+  // Threaded bootstrap: whole chunks go to workers; a log shorter than one chunk never starts them.
+  let pool: BootstrapPool | undefined;
+  let pendingChunk: BlockInput[] = [];
+  const inFlight: Promise<Float64Array>[] = [];
+  try {
   for await (const block of canonicalBlocks(input)) {
     const log = block.log;
     const bn = log.n;
@@ -185,13 +197,39 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
     const views = cols.map((c) => c.subarray(0, bn));
     runs.addBlock(bn, log.rowOffset, log.clusterKey, views);
     if (bootTree !== undefined && po.poisson !== undefined) {
-      blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
-      poissonBlockSums(po.poisson, hashes, bn, bootCols, scratch, blockBoot);
-      bootTree.addBlock(blockBoot);
+      if (po.threads > 1) {
+        const own = new Uint32Array(bn);
+        blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, own);
+        pendingChunk.push({ hashes: own, n: bn, cols: bootCols.map((c) => c.slice(0, bn)) });
+        if (pendingChunk.length === CHUNK_BLOCKS) {
+          pool ??= new BootstrapPool(po.threads, { replicates: po.poisson.replicates, seed: po.poisson.seed, columns: Mb });
+          inFlight.push(pool.submit(pendingChunk));
+          pendingChunk = [];
+          while (inFlight.length >= pool.maxInFlight) bootTree.addChunk(await (inFlight.shift() as Promise<Float64Array>));
+        }
+      } else {
+        blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
+        poissonBlockSums(po.poisson, hashes, bn, bootCols, blockBoot);
+        bootTree.addBlock(blockBoot);
+      }
     }
     ({ massTrees, loggedCounts } = accumulateActionMass(block, massTrees, loggedCounts));
     n += bn;
     po.onProgress?.(n);
+  }
+  if (bootTree !== undefined && po.poisson !== undefined && pendingChunk.length > 0) {
+    if (pool !== undefined) {
+      inFlight.push(pool.submit(pendingChunk));
+    } else {
+      for (const b of pendingChunk) {
+        poissonBlockSums(po.poisson, b.hashes, b.n, b.cols, blockBoot);
+        bootTree.addBlock(blockBoot);
+      }
+    }
+  }
+  for (const p of inFlight) bootTree?.addChunk(await p);
+  } finally {
+    await pool?.close();
   }
   if (n === 0) throw new UsageError('the log has no rows');
   const sums = pointTree.result();

