@@ -1,6 +1,5 @@
 import { type Estimator, labelOf, meanOf } from './estimator.js';
 import { clippedWeightedReward, weightAbove } from './row-statistics.js';
-import { weightedRewardRange } from './bounds.js';
 
 /**
  * Clipped (truncated) IPS: V = (1/n) sum_i min(w_i, L) r_i (Ionides 2008, "Truncated importance
@@ -15,7 +14,6 @@ export function clippedIps(params: { clip: number }): Estimator {
     label: labelOf('clipped-ips', { clip }),
     stats: [clippedWeightedReward(clip)],
     ...meanOf(0),
-    finiteSample: { stat: 0, range: (b) => weightedRewardRange(b, Math.min(b.maxWeight, clip)) },
     diagnostics: [{ name: 'clipped_share', stat: weightAbove(clip) }],
   };
 }

@@ -12,6 +12,5 @@ export function directMethod(): Estimator {
     label: 'dm',
     stats: [targetRewardModel],
     ...meanOf(0),
-    finiteSample: { stat: 0, range: (b) => [b.rewardMin, b.rewardMax] },
   };
 }

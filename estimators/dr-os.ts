@@ -1,6 +1,5 @@
 import { type Estimator, labelOf, meanOf } from './estimator.js';
-import { shrinkageTerm, shrunkWeight } from './row-statistics.js';
-import { residualTermRange } from './bounds.js';
+import { shrinkageTerm } from './row-statistics.js';
 
 /**
  * DR with optimistic shrinkage: V = (1/n) sum_i [ qpi_i + (l w_i / (w_i^2 + l)) (r_i - q_i) ]
@@ -15,7 +14,5 @@ export function doublyRobustOptimisticShrinkage(params: { lambda: number }): Est
     label: labelOf('dr-os', { lambda }),
     stats: [shrinkageTerm(lambda)],
     ...meanOf(0),
-    // l w / (w^2 + l) peaks at w = sqrt(l) with value sqrt(l) / 2 and is increasing below it.
-    finiteSample: { stat: 0, range: (b) => residualTermRange(b, b.maxWeight >= Math.sqrt(lambda) ? shrunkWeight(Math.sqrt(lambda), lambda) : shrunkWeight(b.maxWeight, lambda)) },
   };
 }

@@ -1,6 +1,5 @@
 import { type Estimator, meanOf } from './estimator.js';
 import { doublyRobustTerm } from './row-statistics.js';
-import { residualTermRange } from './bounds.js';
 
 /**
  * Doubly robust: V = (1/n) sum_i [ qpi_i + w_i (r_i - q_hat(x_i, a_i)) ]
@@ -14,6 +13,5 @@ export function doublyRobust(): Estimator {
     label: 'dr',
     stats: [doublyRobustTerm],
     ...meanOf(0),
-    finiteSample: { stat: 0, range: (b) => residualTermRange(b, b.maxWeight) },
   };
 }

@@ -21,14 +21,6 @@ export interface MeanDiagnostic {
   readonly stat: RowStatistic;
 }
 
-/** A priori bounds on the inputs, used only by the empirical-Bernstein interval. */
-export interface KnownBounds {
-  readonly rewardMin: number;
-  readonly rewardMax: number;
-  /** Largest possible importance weight, e.g. 1 / (smallest propensity the logger can use). */
-  readonly maxWeight: number;
-}
-
 export interface Estimator {
   /** CLI name, e.g. 'switch-dr'. */
   readonly name: string;
@@ -40,13 +32,6 @@ export interface Estimator {
   combine(m: ArrayLike<number>): number;
   /** Gradient of `combine` at m, for the delta-method standard error. */
   gradient(m: ArrayLike<number>): number[];
-  /**
-   * The finite-sample (empirical-Bernstein, Maurer & Pontil 2009) interval needs a mean of one
-   * per-row term with an a priori range: `stat` indexes `stats`, `range` gives the range. For
-   * mean-form estimators it is their own term; SNIPS borrows IPS's term w r, whose mean is the
-   * same V when the target is supported (E w = 1). Absent where no such term exists.
-   */
-  readonly finiteSample?: { readonly stat: number; range(b: KnownBounds): readonly [number, number] };
   readonly diagnostics?: readonly MeanDiagnostic[];
 }
 

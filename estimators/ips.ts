@@ -1,6 +1,5 @@
 import { type Estimator, meanOf } from './estimator.js';
 import { weightedReward } from './row-statistics.js';
-import { weightedRewardRange } from './bounds.js';
 
 /**
  * Inverse propensity scoring: V = (1/n) sum_i w_i r_i, w_i = pi(a_i|x_i) / mu(a_i|x_i)
@@ -13,6 +12,5 @@ export function inversePropensityScoring(): Estimator {
     label: 'ips',
     stats: [weightedReward],
     ...meanOf(0),
-    finiteSample: { stat: 0, range: (b) => weightedRewardRange(b, b.maxWeight) },
   };
 }

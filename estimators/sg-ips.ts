@@ -1,6 +1,5 @@
 import { type Estimator, labelOf, meanOf } from './estimator.js';
 import { subGaussianWeightedReward } from './row-statistics.js';
-import { weightedRewardRange } from './bounds.js';
 
 /**
  * Subgaussian IPS with power-mean (harmonic) weight correction:
@@ -16,7 +15,5 @@ export function subGaussianIps(params: { lambda: number }): Estimator {
     label: labelOf('sg-ips', { lambda }),
     stats: [subGaussianWeightedReward(lambda)],
     ...meanOf(0),
-    // The corrected weight is increasing in w, so its largest value is at the largest weight.
-    finiteSample: { stat: 0, range: (b) => weightedRewardRange(b, b.maxWeight / (1 - lambda + lambda * b.maxWeight)) },
   };
 }

@@ -1,6 +1,5 @@
 import { type Estimator, ratioOf } from './estimator.js';
 import { weight, weightedReward } from './row-statistics.js';
-import { weightedRewardRange } from './bounds.js';
 
 /**
  * Self-normalized IPS: V = sum_i w_i r_i / sum_i w_i (Swaminathan & Joachims 2015, NeurIPS,
@@ -14,6 +13,5 @@ export function selfNormalizedIps(): Estimator {
     label: 'snips',
     stats: [weightedReward, weight],
     ...ratioOf(0, 1),
-    finiteSample: { stat: 0, range: (b) => weightedRewardRange(b, b.maxWeight) },
   };
 }

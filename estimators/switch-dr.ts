@@ -1,6 +1,5 @@
 import { type Estimator, labelOf, meanOf } from './estimator.js';
 import { switchTerm, weightAbove } from './row-statistics.js';
-import { residualTermRange } from './bounds.js';
 
 /**
  * Switch-DR: V = (1/n) sum_i [ qpi_i + w_i (r_i - q_i) 1[w_i <= tau] ]
@@ -16,7 +15,6 @@ export function switchDoublyRobust(params: { tau: number }): Estimator {
     label: labelOf('switch-dr', { tau }),
     stats: [switchTerm(tau)],
     ...meanOf(0),
-    finiteSample: { stat: 0, range: (b) => residualTermRange(b, Math.min(b.maxWeight, tau)) },
     diagnostics: [{ name: 'switched_share', stat: weightAbove(tau) }],
   };
 }

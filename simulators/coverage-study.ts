@@ -47,6 +47,8 @@ export async function runCoverageStudy(s: CoverageStudy): Promise<CoverageCell[]
       replicates: s.replicates,
       seed,
       alpha: s.alpha,
+      // BCa needs the per-cluster totals, kept only when it is the requested interval.
+      ci: s.methods.includes('bca') ? 'bca' : undefined,
     });
     for (const e of result.estimates) {
       if (s.target !== undefined && e.policy !== s.target) continue;

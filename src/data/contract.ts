@@ -19,9 +19,6 @@ export const ALIASES: Readonly<Record<string, readonly string[]>> = {
 };
 
 const LOG_COLUMNS = [
-  'action_dist',
-  'q_hat',
-  'context',
   'action',
   'reward',
   'propensity',
@@ -31,12 +28,15 @@ const LOG_COLUMNS = [
   'event_ts',
   'reward_ts',
   'target_propensity',
+  'action_dist',
+  'q_hat',
   'q_hat_logged',
   'q_hat_target',
+  'context',
   ...STRING_COLUMNS,
 ] as const;
 
-const POLICY_COLUMNS = ['action_dist', 'target_propensity', 'q_hat_target'] as const;
+const POLICY_COLUMNS = ['target_propensity', 'action_dist', 'q_hat_target'] as const;
 
 /** Every name `--columns new=old` accepts on the left. */
 export const CONTRACT_COLUMNS: readonly string[] = LOG_COLUMNS;
@@ -180,6 +180,8 @@ function numbers(col: RawColumn, n: number, ctx: Ctx, timestamps = false): Numbe
   }
 }
 
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+
 /** A cell as a number; null when missing, undefined when it is not a number. */
 function cellNumber(x: unknown, timestamps: boolean): number | null | undefined {
   if (x === null || x === undefined) return null;
@@ -189,7 +191,9 @@ function cellNumber(x: unknown, timestamps: boolean): number | null | undefined 
   if (typeof x === 'string') {
     const num = parseNumberText(x);
     if (num !== undefined || !timestamps) return num;
-    const ms = Date.parse(x);
+    const t = x.trim();
+    // A date-time without a zone is UTC, so the result does not depend on the machine's time zone.
+    const ms = Date.parse(LOCAL_DATE_TIME.test(t) ? t.replace(' ', 'T') + 'Z' : t);
     return Number.isNaN(ms) ? undefined : ms / 1000;
   }
   if (timestamps && x instanceof Date) return x.getTime() / 1000;
@@ -200,10 +204,6 @@ function requireValues(nums: Numbers, ctx: Ctx, what: string): void {
   if (nums.nulls === null) return;
   const i = nums.nulls.indexOf(1);
   if (i >= 0) fail(ctx, i, `${what} is missing (null)`);
-}
-
-function fmt(x: number): string {
-  return String(x);
 }
 
 const INT32_MAX = 2147483647;
@@ -232,7 +232,7 @@ export class ContractMapper {
   constructor(
     private readonly file: string,
     readonly columns: readonly string[],
-    private readonly role: Role,
+    role: Role,
     mapping: ColumnMapping,
     private readonly wantIds: boolean,
   ) {
@@ -278,26 +278,26 @@ export class ContractMapper {
 
     scalar('reward', 'reward', (v, nums, c) => {
       requireValues(nums, c, 'reward');
-      for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) fail(c, i, `reward must be a finite number, got ${fmt(v[i])}`);
+      for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) fail(c, i, `reward must be a finite number, got ${v[i]}`);
     });
     scalar('propensity', 'propensity', (v, nums, c) => {
       requireValues(nums, c, 'propensity');
       for (let i = 0; i < n; i++) {
         const p = v[i];
-        if (!(p > 0 && p <= 1 + PROB_TOL)) fail(c, i, `propensity must be in (0, 1], got ${fmt(p)}`);
+        if (!(p > 0 && p <= 1 + PROB_TOL)) fail(c, i, `propensity must be in (0, 1], got ${p}`);
       }
     });
     scalar('target_propensity', 'targetPropensity', (v, nums, c) => {
       requireValues(nums, c, 'target_propensity');
       for (let i = 0; i < n; i++) {
         const p = v[i];
-        if (!(p >= 0 && p <= 1 + PROB_TOL)) fail(c, i, `target_propensity must be in [0, 1], got ${fmt(p)}`);
+        if (!(p >= 0 && p <= 1 + PROB_TOL)) fail(c, i, `target_propensity must be in [0, 1], got ${p}`);
       }
     });
     for (const [field, key] of [['q_hat_logged', 'qHatLogged'], ['q_hat_target', 'qHatTarget']] as const) {
       scalar(field, key, (v, nums, c) => {
         requireValues(nums, c, field);
-        for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) fail(c, i, `${field} must be a finite number, got ${fmt(v[i])}`);
+        for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) fail(c, i, `${field} must be a finite number, got ${v[i]}`);
       });
     }
 
@@ -487,7 +487,7 @@ function nonNegativeInts(col: RawColumn, n: number, c: Ctx, what: string): Int32
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const x = nums.v[i];
-    if (!(Number.isInteger(x) && x >= 0 && x <= INT32_MAX)) fail(c, i, `${what} must be a non-negative integer, got ${fmt(x)}`);
+    if (!(Number.isInteger(x) && x >= 0 && x <= INT32_MAX)) fail(c, i, `${what} must be a non-negative integer, got ${x}`);
     out[i] = x;
   }
   return out;
@@ -576,10 +576,10 @@ function checkDistributions(list: OutColumn, c: Ctx): void {
     let sum = 0;
     for (let j = 0; j < width; j++) {
       const p = v[i * width + j];
-      if (!(p >= 0 && Number.isFinite(p))) fail(c, i, `action_dist entry ${j} is ${fmt(p)}; probabilities must be finite and >= 0`);
+      if (!(p >= 0 && Number.isFinite(p))) fail(c, i, `action_dist entry ${j} is ${p}; probabilities must be finite and >= 0`);
       sum += p;
     }
-    if (Math.abs(sum - 1) > PROB_TOL) fail(c, i, `action_dist row sums to ${fmt(sum)}, not 1 (tolerance ${PROB_TOL})`);
+    if (Math.abs(sum - 1) > PROB_TOL) fail(c, i, `action_dist row sums to ${sum}, not 1 (tolerance ${PROB_TOL})`);
   }
 }
 
@@ -587,7 +587,7 @@ function checkFiniteEntries(list: OutColumn, c: Ctx, field: string): void {
   if (list.kind !== 'list') return;
   const { width, v } = list;
   for (let k = 0; k < v.length; k++) {
-    if (!Number.isFinite(v[k])) fail(c, Math.floor(k / width), `${field} entry ${k % width} is ${fmt(v[k])}; must be a finite number`);
+    if (!Number.isFinite(v[k])) fail(c, Math.floor(k / width), `${field} entry ${k % width} is ${v[k]}; must be a finite number`);
   }
 }
 
@@ -626,6 +626,8 @@ function resolveSources(file: string, columns: readonly string[], role: Role, ma
       if (xs.length > 0) sources.set(field, { kind: 'wide', base: 'x_*', names: xs });
     }
   }
+  // One id column groups the rows: request_id when the file has both.
+  if (sources.has('request_id')) sources.delete('slate_id');
   if (role === 'log') {
     for (const req of REQUIRED_LOG) {
       if (sources.has(req)) continue;

@@ -279,7 +279,11 @@ function parquetSink(fh: FileHandle, spec: readonly OutColumnSpec[]): Sink {
         const w = c.width as number;
         const values = v as Float64Array;
         const rows: number[][] = new Array<number[]>(batch.n);
-        for (let i = 0; i < batch.n; i++) rows[i] = Array.from(values.subarray(i * w, (i + 1) * w));
+        for (let i = 0; i < batch.n; i++) {
+          const row = new Array<number>(w);
+          for (let k = 0; k < w; k++) row[k] = values[i * w + k];
+          rows[i] = row;
+        }
         return { name: c.name, data: rows };
       });
       await pw.write({ columnData, rowGroupSize: batch.n });

@@ -1,4 +1,4 @@
-import type { Estimator, KnownBounds } from '../../estimators/estimator.js';
+import type { Estimator } from '../../estimators/estimator.js';
 import { resolveBanditColumns, type BanditColumns } from '../data/bandit-columns.js';
 import { UsageError } from '../data/errors.js';
 import { TreeSum } from '../stats/tree-sum.js';
@@ -9,7 +9,8 @@ import { type IntervalMethod } from '../stats/intervals.js';
 import { BootstrapPool, type BlockInput } from './bootstrap-pool.js';
 import { BLOCK_ROWS, CHUNK_BLOCKS, canonicalBlocks, type AlignedBatch, type Block } from './reblock.js';
 import { planEvaluation, type EvaluationPlan } from './plan.js';
-import type { EvaluationResult } from './results.js';
+import type { EvaluationResult, KnownBounds } from './results.js';
+import { ClippedMoments } from '../stats/clipped-bounds.js';
 import { summarize } from './summarize.js';
 
 export interface EvaluateOptions {
@@ -51,6 +52,8 @@ export interface PassTotals {
   /** Per policy with action_dist: mean target probability of actions never logged. */
   readonly unsupportedMass: ReadonlyArray<number | undefined>;
   readonly clustered: boolean;
+  /** Per policy: the ClippedMoments sums for the finite-sample value interval. */
+  readonly clippedSums: readonly Float64Array[];
 }
 
 /**
@@ -135,6 +138,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
   const blockBoot = new Float64Array(B * (Mb + 1));
   const hashes = new Uint32Array(BLOCK_ROWS);
   const maxWeight = new Float64Array(P);
+  const clipped = plan.policies.map(() => new ClippedMoments());
   const above1000 = new Float64Array(P);
   let minPropensity = Infinity;
   let rewardMin = Infinity;
@@ -163,6 +167,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
         );
       }
       resolved.push(c);
+      clipped[p].addBlock(c.w, c.r, bn);
       let mw = maxWeight[p];
       let over = 0;
       for (let i = 0; i < bn; i++) {
@@ -246,6 +251,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
     rewardMax,
     unsupportedMass: unsupportedMass(massTrees, loggedCounts, n, P),
     clustered: clustered ?? false,
+    clippedSums: clipped.map((c) => c.result()),
   };
 }
 

@@ -1,5 +1,13 @@
 import type { Interval, IntervalMethod } from '../stats/intervals.js';
 
+/** A priori bounds on the inputs, used only by the finite-sample interval. */
+export interface KnownBounds {
+  readonly rewardMin: number;
+  readonly rewardMax: number;
+  /** Largest possible importance weight, e.g. 1 / (smallest propensity the logger can use). */
+  readonly maxWeight: number;
+}
+
 /** What `ope evaluate --json` prints per (policy, estimator) (DESIGN.md §4). */
 export interface EstimateResult {
   readonly policy: string;
@@ -35,6 +43,11 @@ export interface PolicyDiagnostics {
   /** Share of the total weight sum w carried by the single heaviest row. */
   readonly maxWeightShare: number;
   readonly rowsWeightAbove1000: number;
+  /**
+   * Finite-sample interval for the policy's value (clipped empirical Bernstein with a union bound
+   * over clip levels, src/stats/clipped-bounds.ts); absent when the reward range is unknown.
+   */
+  readonly valueInterval?: Interval;
   /** Mean target probability on actions the logger never took in this log (action_dist input only). */
   readonly unsupportedMass?: number;
   readonly warnings: readonly string[];

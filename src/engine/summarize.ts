@@ -1,9 +1,9 @@
-import type { KnownBounds } from '../../estimators/estimator.js';
-import { bcaInterval, bernsteinInterval, jackknifeAcceleration, normalInterval, percentileInterval, type Interval, type IntervalMethod } from '../stats/intervals.js';
+import { bcaInterval, jackknifeAcceleration, normalInterval, percentileInterval, type Interval, type IntervalMethod } from '../stats/intervals.js';
 import { sampleSd } from '../stats/quantile.js';
 import type { EvaluationPlan } from './plan.js';
 import type { PassTotals } from './evaluate.js';
-import type { EstimateResult, EvaluationResult, PolicyDiagnostics } from './results.js';
+import type { EstimateResult, EvaluationResult, KnownBounds, PolicyDiagnostics } from './results.js';
+import { clippedValueInterval } from '../stats/clipped-bounds.js';
 
 export interface SummaryOptions {
   readonly replicates: number;
@@ -56,16 +56,11 @@ export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions
       }
     }
     intervals.normal = normalInterval(value, deltaSe, o.alpha);
-    if (o.bounds !== undefined && e.finiteSample !== undefined) {
-      const j = slot.columns[e.finiteSample.stat];
-      const variance = n > 1 ? (t.sumSquares[j] - n * means[j] * means[j]) / (n - 1) : NaN;
-      const raw = bernsteinInterval(means[j], variance, n, e.finiteSample.range(o.bounds), o.alpha);
-      // A policy value lies in the reward range whatever the per-row term's range is.
-      intervals.bernstein = { ...raw, lower: Math.max(raw.lower, o.bounds.rewardMin), upper: Math.min(raw.upper, o.bounds.rewardMax) };
-    }
+    const finite = policies[slot.policy].valueInterval;
+    if (finite !== undefined) intervals.bernstein = finite;
     const diagnostics: Record<string, number> = {};
     (e.diagnostics ?? []).forEach((d, k) => (diagnostics[d.name] = means[slot.diagnosticColumns[k]]));
-    const warnings = estimateWarnings(policies[slot.policy], intervals, o, e.finiteSample !== undefined);
+    const warnings = estimateWarnings(policies[slot.policy], intervals, o);
     if (dropped > 0) warnings.push(`${dropped} of ${B} bootstrap replicates had no estimate (no rows drawn, or a zero normalizer) and were left out`);
     const chosen = intervals[o.ci] ?? unavailable(o.ci, o.alpha);
     return {
@@ -194,9 +189,14 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
     warnings.push(`the target puts ${fmt(100 * unsupported)}% of its mass on actions the logger never took in this log: no estimator can see their rewards except through the reward model`);
   }
   if (t.rowsWeightAbove1000[p] > 0) warnings.push(`${t.rowsWeightAbove1000[p]} rows have weights above 1000`);
+  const valueInterval =
+    o.bounds === undefined
+      ? undefined
+      : { method: 'bernstein' as const, alpha: o.alpha, ...pick(clippedValueInterval(t.clippedSums[p], n, o.bounds.rewardMin, o.bounds.rewardMax, o.bounds.maxWeight, o.alpha)) };
   return {
     policy: name,
     n,
+    valueInterval,
     requests: t.moments.clusters,
     ess,
     essShare,
@@ -210,13 +210,17 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
   };
 }
 
-function estimateWarnings(policy: PolicyDiagnostics, intervals: Partial<Record<IntervalMethod, Interval>>, o: SummaryOptions, hasFiniteSample: boolean): string[] {
+function estimateWarnings(policy: PolicyDiagnostics, intervals: Partial<Record<IntervalMethod, Interval>>, o: SummaryOptions): string[] {
   const out: string[] = [];
   const heavy = policy.essShare < HEAVY_WEIGHT.essShare || policy.maxWeightShare > HEAVY_WEIGHT.maxWeightShare;
   if (heavy && o.ci !== 'bernstein') {
-    out.push(hasFiniteSample && intervals.bernstein !== undefined ? `interval likely too narrow (heavy weights); finite-sample interval [${fmt(intervals.bernstein.lower)}, ${fmt(intervals.bernstein.upper)}]` : 'interval likely too narrow (heavy weights)');
+    out.push(intervals.bernstein !== undefined ? `interval likely too narrow (heavy weights); finite-sample interval [${fmt(intervals.bernstein.lower)}, ${fmt(intervals.bernstein.upper)}]` : 'interval likely too narrow (heavy weights)');
   }
   return out;
+}
+
+function pick(i: { lower: number; upper: number }): { lower: number; upper: number } {
+  return { lower: i.lower, upper: i.upper };
 }
 
 function fmt(x: number): string {

@@ -41,6 +41,7 @@ export function evaluationDocument(r: EvaluationResult, info: RunInfo): Record<s
         max_weight_share: p.maxWeightShare,
         rows_weight_above_1000: p.rowsWeightAbove1000,
         unsupported_mass: p.unsupportedMass ?? null,
+        value_interval_finite_sample: p.valueInterval ?? null,
       },
       warnings: p.warnings,
       estimates: r.estimates

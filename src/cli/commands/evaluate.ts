@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { availableParallelism } from 'node:os';
 import { UsageError } from '../../data/errors.js';
 import { writeFileAtomic } from '../../data/write-log.js';
 import { evaluateLog } from '../../evaluate-log.js';
@@ -26,6 +27,7 @@ interface EvaluateFlags {
   rewardRange?: string;
   maxWeight?: string;
   batchRows?: string;
+  threads?: string;
 }
 
 export function registerEvaluate(program: Command): void {
@@ -43,6 +45,7 @@ export function registerEvaluate(program: Command): void {
     .option('--reward-range <lo,hi>', 'a priori reward range for the finite-sample (Bernstein) interval; default [0,1] when all rewards lie in it')
     .option('--max-weight <w>', "a priori largest importance weight (1 / the logger's propensity floor); default from the smallest logged propensity")
     .option('--columns <new=old,...>', 'map contract column names to the names in your files')
+    .option('--threads <n>', 'worker threads for the bootstrap (default: all cores); results do not depend on it')
     .option('--batch-rows <n>', 'rows per read batch (memory only; results do not depend on it)')
     .option('--json', 'print one JSON document to stdout')
     .option('--out <file>', 'also write the JSON document to this file (atomically)')
@@ -54,6 +57,7 @@ export function registerEvaluate(program: Command): void {
         policies[name] = file;
       }
       const replicates = parseIntOption('--bootstrap', flags.bootstrap, 0);
+      const threads = flags.threads === undefined ? availableParallelism() : parseIntOption('--threads', flags.threads, 1, 256);
       const progress = progressBar('evaluating', undefined);
       const started = Date.now();
       let outcome;
@@ -74,12 +78,13 @@ export function registerEvaluate(program: Command): void {
             batchRows: flags.batchRows === undefined ? undefined : parseIntOption('--batch-rows', flags.batchRows, 1),
           },
           onProgress: (rows) => progress.update(rows),
+          threads,
         });
       } finally {
         progress.stop();
       }
       const { result, skipped } = outcome;
-      const info = { command: 'evaluate', log: flags.log, backend: 'js (typed arrays; no reward model fitted)', threads: 1 };
+      const info = { command: 'evaluate', log: flags.log, backend: 'js (typed arrays; no reward model fitted)', threads };
       const doc = evaluationDocument(result, info);
       if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: 'no reward model (q_hat) in the inputs' };
       if (flags.out !== undefined) await writeFileAtomic(flags.out, toJson(doc));
@@ -89,7 +94,7 @@ export function registerEvaluate(program: Command): void {
       }
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const footer = [
-        `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${seconds}s; backend: ${info.backend}`,
+        `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
       ];
       if (skipped.length > 0) footer.push(`not run (no reward model q_hat in the inputs): ${skipped.join(', ')}`);
       if (result.bounds !== undefined) footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);

@@ -1,0 +1,49 @@
+/**
+ * ope-toolkit's library entry point: read logs, run estimators with bootstrap intervals and
+ * diagnostics, generate synthetic logs with known truth. The CLI (`ope`) is built on exactly this.
+ */
+
+// Data: the log contract, readers, writers, validation.
+export type { LogBatch, PolicyBatch, ListColumn } from './data/batch.js';
+export { InputError, UsageError } from './data/errors.js';
+export { openLog, openPolicy, type LogSource, type PolicySource, type ReadOptions } from './data/read-log.js';
+export { writeTable, writeFileAtomic, type OutBatch, type OutColumnSpec, type OutColumnKind } from './data/write-log.js';
+export { validateLog, type ValidationReport, type ValidationWarning } from './data/validate.js';
+export { logBatchFromArrays, policyBatchFromArrays, type ArrayLog, type ArrayPolicy } from './data/from-arrays.js';
+export { resolveBanditColumns, type BanditColumns } from './data/bandit-columns.js';
+export { clusterKeyOf } from './data/cluster-key.js';
+
+// Estimators: one file each in estimators/, parsed from 'switch-dr:tau=5' specs.
+export type { Estimator, RowStatistic } from '../estimators/estimator.js';
+export { parseEstimatorSpec, parseEstimatorList, ESTIMATOR_NAMES } from '../estimators/registry.js';
+export { directMethod } from '../estimators/dm.js';
+export { inversePropensityScoring } from '../estimators/ips.js';
+export { selfNormalizedIps } from '../estimators/snips.js';
+export { clippedIps } from '../estimators/clipped-ips.js';
+export { subGaussianIps } from '../estimators/sg-ips.js';
+export { doublyRobust } from '../estimators/dr.js';
+export { selfNormalizedDoublyRobust } from '../estimators/sndr.js';
+export { switchDoublyRobust } from '../estimators/switch-dr.js';
+export { doublyRobustOptimisticShrinkage } from '../estimators/dr-os.js';
+
+// Engine: one pass, every estimator and policy, bootstrap on shared weights.
+export { evaluateLog, type EvaluateLogOptions, type EvaluateLogResult } from './evaluate-log.js';
+export { evaluateStream, type EvaluateOptions } from './engine/evaluate.js';
+export { alignPolicies, type PolicyInput } from './engine/align.js';
+export type { AlignedBatch } from './engine/reblock.js';
+export type { EvaluationResult, EstimateResult, PolicyDiagnostics, KnownBounds } from './engine/results.js';
+export { evaluationDocument, toJson } from './report/evaluation-json.js';
+
+// Statistics: the exact bootstrap-weight spec and the intervals.
+export { mix32, poissonWeight, poisson1, POISSON1_THRESHOLDS } from './stats/hash.js';
+export { percentileInterval, bcaInterval, normalInterval, bernsteinInterval, type Interval, type IntervalMethod } from './stats/intervals.js';
+export { normalCdf, normalQuantile } from './stats/normal.js';
+
+// Simulators: synthetic bandit logs with known ground truth.
+export { generateBanditLog, type BanditSynthConfig, type SynthBatch, type TargetSpec } from '../simulators/bandit-world.js';
+export { populationTruth } from '../simulators/bandit-truth.js';
+export { writeBanditSynth } from '../simulators/write-bandit-synth.js';
+export { synthAligned, synthToAligned } from '../simulators/synth-batches.js';
+export { runCoverageStudy, type CoverageStudy, type CoverageCell } from '../simulators/coverage-study.js';
+
+export { TOOL_VERSION } from './version.js';
