@@ -6,15 +6,15 @@ export function renderEvaluation(r: EvaluationResult, footer: readonly string[])
   const level = `${Math.round((1 - r.alpha) * 1000) / 10}%`;
   const rows = r.estimates.map((e) => {
     const pd = r.policies.find((p) => p.policy === e.policy);
-    return [e.policy, e.label, fmt(e.value), fmt(e.se), `[${fmt(e.ci.lower)}, ${fmt(e.ci.upper)}]`, fmt(pd?.ess, 3), e.warnings.length > 0 ? '!' : ''];
+    return [e.policy, e.label, fmt(e.value), fmt(e.se), `[${fmt(e.ci.lower)}, ${fmt(e.ci.upper)}]`, ess(pd?.ess), e.warnings.length > 0 ? '!' : ''];
   });
   const out: string[] = [];
-  out.push(renderTable(['policy', 'estimator', 'estimate', 'se', `${level} CI (${r.ciMethod})`, 'ESS', ''], rows));
+  out.push(renderTable(['policy', 'estimator', 'estimate', 'se', `${level} CI (${r.ciMethod})`, 'ESS', '!'], rows));
   out.push('');
   out.push(
     renderTable(
-      ['policy', 'n', 'requests', 'ESS', 'ESS/n', 'mean w', 'mean w CI', 'max w', 'max w share', 'unsupported'],
-      r.policies.map((p) => [p.policy, String(p.n), String(p.requests), fmt(p.ess, 3), fmt(p.essShare, 3), fmt(p.meanWeight), `[${fmt(p.meanWeightCi.lower)}, ${fmt(p.meanWeightCi.upper)}]`, fmt(p.maxWeight), fmt(p.maxWeightShare, 3), p.unsupportedMass === undefined ? '-' : fmt(p.unsupportedMass, 3)]),
+      ['policy', 'n', 'requests', 'ESS', 'ESS/n', 'mean w', 'mean w CI', 'max w', 'max w share', 'unsupported', `finite-sample ${level} CI`],
+      r.policies.map((p) => [p.policy, String(p.n), String(p.requests), ess(p.ess), fmt(p.essShare, 3), fmt(p.meanWeight), `[${fmt(p.meanWeightCi.lower)}, ${fmt(p.meanWeightCi.upper)}]`, fmt(p.maxWeight), fmt(p.maxWeightShare, 3), p.unsupportedMass === undefined ? '-' : fmt(p.unsupportedMass, 3), p.valueInterval === undefined ? '-' : `[${fmt(p.valueInterval.lower)}, ${fmt(p.valueInterval.upper)}]`]),
     ),
   );
   const warnings: string[] = [];
@@ -29,4 +29,9 @@ export function renderEvaluation(r: EvaluationResult, footer: readonly string[])
   out.push('');
   out.push(...footer);
   return out.join('\n') + '\n';
+}
+
+/** Effective sample sizes are counts of rows: whole numbers read best. */
+function ess(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? '-' : String(Math.round(x));
 }

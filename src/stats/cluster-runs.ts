@@ -50,6 +50,10 @@ export class ClusterRuns {
 
   /** Adds one canonical block; cols[j][i] is statistic j of row i. */
   addBlock(n: number, rowOffset: number, keys: Uint32Array | undefined, cols: readonly Float64Array[]): void {
+    if (keys === undefined && !this.store) {
+      this.addSingletonBlock(n, cols);
+      return;
+    }
     const M = this.M;
     const cur = this.current;
     for (let i = 0; i < n; i++) {
@@ -62,6 +66,34 @@ export class ClusterRuns {
     }
     this.moments.addBlock(this.blockMoments);
     this.blockMoments.fill(0);
+  }
+
+  /**
+   * Without cluster keys every row is a cluster (T_c = t_i, n_c = 1): the same sums, computed a
+   * column pair at a time instead of a row at a time, which is several times faster.
+   */
+  private addSingletonBlock(n: number, cols: readonly Float64Array[]): void {
+    const M = this.M;
+    const bm = this.blockMoments;
+    const pairs = this.pairs;
+    const P = pairs.length / 2;
+    for (let p = 0; p < P; p++) {
+      const a = cols[pairs[2 * p]];
+      const b = cols[pairs[2 * p + 1]];
+      let s = 0;
+      for (let i = 0; i < n; i++) s += a[i] * b[i];
+      bm[p] = s;
+    }
+    for (let j = 0; j < M; j++) {
+      const c = cols[j];
+      let s = 0;
+      for (let i = 0; i < n; i++) s += c[i];
+      bm[P + j] = s;
+    }
+    bm[P + M] = n;
+    bm[P + M + 1] = n;
+    this.moments.addBlock(bm);
+    bm.fill(0);
   }
 
   private closeCluster(): void {

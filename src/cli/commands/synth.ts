@@ -39,7 +39,7 @@ export const SYNTH_DEFAULTS: Readonly<Required<SynthOptions>> = {
   populationSamples: '1000000',
   seed: '12345',
   format: 'arrow',
-  batchRows: '100000',
+  batchRows: '20000',
 };
 
 const MAX_BATCH_ROWS = 10_000_000;
