@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tableToIPC, tableFromArrays } from 'apache-arrow';
+import { CompressionType, RecordBatchFileWriter, compressionRegistry, tableFromArrays, tableToIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/data/errors.js';
 import { openLog, openPolicy } from '../src/data/read-log.js';
@@ -94,6 +94,8 @@ describe('bad input: reward', () => {
   it('infinite reward in JSONL and null reward', async () => {
     const inf = await file('inf-reward.jsonl', '{"action":0,"reward":1,"propensity":0.5}\n\n{"action":0,"reward":"inf","propensity":0.5}\n');
     await expectInputError(inf, { column: 'reward', row: 1, line: 3, rule: 'reward must be a finite number, got Infinity' });
+    const python = await file('python-nan.jsonl', '{"action": 0, "reward": NaN, "propensity": 0.5}\n');
+    await expectInputError(python, { column: 'reward', row: 0, line: 1, rule: 'reward must be a finite number, got NaN' });
     const nul = await jsonl('null-reward.jsonl', [{ action: 0, reward: null, propensity: 0.5 }]);
     await expectInputError(nul, { column: 'reward', row: 0, line: 1, rule: 'reward is missing (null)' });
   });
@@ -272,6 +274,19 @@ describe('bad input: damaged binary files', () => {
     await expectInputError(cut, { rule: /^file is truncated or not a valid Arrow IPC file/ });
     const text = await file('text.arrow', 'action,reward,propensity\n0,1,0.5\n');
     await expectInputError(text, { rule: /^file is truncated or not a valid Arrow IPC file/ });
+  });
+
+  it('a compressed Arrow file (pandas writes LZ4 by default) says so and how to fix it', async () => {
+    const table = tableFromArrays({ action: Int32Array.from([0, 1]), reward: Float64Array.from([1, 0]), propensity: Float64Array.from([0.5, 0.5]) });
+    // A stand-in ZSTD encoder only to produce a compressed file; the reader has no decoder.
+    compressionRegistry.set(CompressionType.ZSTD, { encode: (x: Uint8Array) => Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, ...x]), decode: undefined as never });
+    const writer = new RecordBatchFileWriter({ compressionType: CompressionType.ZSTD });
+    writer.write(table);
+    writer.finish();
+    const bytes = writer.toUint8Array(true);
+    compressionRegistry.set(CompressionType.ZSTD, null as never);
+    const path = await file('compressed.feather', bytes);
+    await expectInputError(path, { rule: /^the Arrow file is compressed \(LZ4 or ZSTD\), which this reader cannot decode; write it uncompressed/ });
   });
 
   it('truncated Parquet file', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tableFromArrays, tableToIPC, vectorFromArray, Int64, List, Field, Float64, Utf8, TimestampMillisecond, Table } from 'apache-arrow';
+import { Field, Float64, Int32, Int64, List, Table, TimestampMillisecond, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogBatch, PolicyBatch } from '../src/data/batch.js';
 import { clusterKeyOf, clusterKeyOfInteger, clusterKeyOfMissing, fnv1a32 } from '../src/data/cluster-key.js';
@@ -215,6 +215,18 @@ describe('readers: column names', () => {
     expect(Number.isNaN(b.rewardTs?.[1])).toBe(true);
   });
 
+  it('reads event_ts as seconds since the epoch from ISO text (UTC without a zone) or numbers', async () => {
+    const path = join(dir, 'ts.csv');
+    await writeFile(
+      path,
+      'action,reward,propensity,event_ts\n' +
+        ['2024-01-01T00:00:00', '2024-01-01 00:00:00.5', '2024-01-01T01:00:00+01:00', '1704067200', '2024-01-01', ''].map((t) => `0,1,0.5,${t}`).join('\n') +
+        '\n',
+    );
+    const [b] = await readAll(path);
+    expect(Array.from(b.eventTs ?? [])).toEqual([1704067200, 1704067200.5, 1704067200, 1704067200, 1704067200, NaN]);
+  });
+
   it('maps any column with --columns new=old, including list columns in wide form', async () => {
     const path = join(dir, 'mapped.csv');
     await writeFile(path, 'arm,click,p_log,pi_0,pi_1,reward\n1,1,0.5,0.4,0.6,99\n0,0,0.5,0.4,0.6,99\n');
@@ -255,6 +267,13 @@ describe('readers: column names', () => {
       expect(read.flatMap((b) => Array.from(b.action))).toEqual([0, 1, 0, 2]);
     }
   });
+
+  it('reads the bare NaN and Infinity that Python writes into JSON lines', async () => {
+    const path = join(dir, 'python.jsonl');
+    await writeFile(path, '{"action": 0, "reward": 1, "propensity": 0.5, "context": [NaN, -Infinity, 2], "note": "NaN, here"}\n');
+    const [b] = await readAll(path);
+    expect(Array.from(b.context?.values ?? [])).toEqual([NaN, -Infinity, 2]);
+  });
 });
 
 describe('readers: cluster keys', () => {
@@ -279,11 +298,11 @@ describe('readers: cluster keys', () => {
   it('gives rows of one request one key, the same from typed and text files', async () => {
     const ids = [10, 10, 11, 2 ** 40, 2 ** 40];
     const arrowPath = join(dir, 'ids.arrow');
-    const table = tableFromArrays({
+    const table = new Table({
       request_id: vectorFromArray(ids.map((x) => BigInt(x)), new Int64()),
-      action: Int32Array.from([0, 1, 0, 1, 0]),
-      reward: Float64Array.from([1, 0, 1, 0, 1]),
-      propensity: Float64Array.from([0.5, 0.5, 0.5, 0.5, 0.5]),
+      action: vectorFromArray([0, 1, 0, 1, 0], new Int32()),
+      reward: vectorFromArray([1, 0, 1, 0, 1], new Float64()),
+      propensity: vectorFromArray([0.5, 0.5, 0.5, 0.5, 0.5], new Float64()),
     });
     await writeFile(arrowPath, tableToIPC(table, 'file'));
     const csvPath = join(dir, 'ids.csv');

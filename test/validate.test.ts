@@ -57,6 +57,7 @@ describe('validateLog', () => {
       requests: 2,
       warnings: [],
       contractShare: 1,
+      contractMissing: [],
     });
     const text = renderValidation(report);
     expect(text).toContain(`${path}: valid log, 3 rows`);
@@ -129,6 +130,7 @@ describe('validateLog', () => {
     const bare = await csv('bare.csv', ['item_id,reward,pscore', '0,1,0.5']);
     const r2 = await validateLog(openLog(bare));
     expect(r2.contractShare).toBe(0);
+    expect(r2.contractMissing).toEqual(['request_id', 'policy_id', 'position', 'feature_snapshot_id', 'event_ts']);
     expect(r2.warnings[0].message).toContain('missing columns: request_id, policy_id, position, feature_snapshot_id, event_ts');
   });
 

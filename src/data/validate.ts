@@ -34,6 +34,8 @@ export interface ValidationReport {
   warnings: ValidationWarning[];
   /** Share of rows carrying every column of the release log contract, non-null. */
   contractShare: number;
+  /** Release log contract columns the file does not have at all. */
+  contractMissing: string[];
 }
 
 /** The release log contract: what every production log row should carry for audits and slicing. */
@@ -108,11 +110,12 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
       if (p < tiny) tinyCount++;
       if (p < minPropensity) minPropensity = p;
     }
-    const K = b.actionDist?.width ?? 0;
-    if (b.targetPropensity !== undefined || b.actionDist !== undefined) {
+    const tp = b.targetPropensity;
+    const dist = b.actionDist;
+    const targetOf = tp !== undefined ? (i: number) => tp[i] : dist !== undefined ? (i: number) => dist.values[i * dist.width + b.action[i]] : undefined;
+    if (targetOf !== undefined) {
       for (let i = 0; i < n; i++) {
-        const target = b.targetPropensity !== undefined ? b.targetPropensity[i] : (b.actionDist as { values: Float64Array }).values[i * K + b.action[i]];
-        const w = target / b.propensity[i];
+        const w = targetOf(i) / b.propensity[i];
         if (w > large) largeCount++;
         if (w > maxWeight) maxWeight = w;
       }
@@ -176,6 +179,7 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
     requests: info !== undefined && hasIds && isRanking ? seen.requests : undefined,
     warnings,
     contractShare,
+    contractMissing: missing,
   };
 }
 

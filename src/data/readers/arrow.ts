@@ -25,7 +25,7 @@ export const readArrow: RawReader = async function* (path, _chunkRows, selector)
       try {
         next = await it.next();
       } catch (err) {
-        throw asFileError(err, path, WHAT);
+        throw arrowError(err, path);
       }
       if (next.done === true) break;
       any = true;
@@ -62,8 +62,19 @@ async function openReader(fh: FileHandle, path: string) {
     if (reader.schema === null || reader.schema === undefined) throw new Error('no schema message');
     return reader;
   } catch (err) {
-    throw asFileError(err, path, WHAT);
+    throw arrowError(err, path);
   }
+}
+
+/** pandas' to_feather compresses with LZ4 by default; apache-arrow JS ships no decompressor. */
+function arrowError(err: unknown, path: string): InputError {
+  if (err instanceof Error && /compressed but codec not found/.test(err.message)) {
+    return new InputError(
+      "the Arrow file is compressed (LZ4 or ZSTD), which this reader cannot decode; write it uncompressed (pandas: df.to_feather(path, compression='uncompressed'); pyarrow: compression='uncompressed') or as Parquet",
+      { file: path },
+    );
+  }
+  return asFileError(err, path, WHAT);
 }
 
 function batchChunk(batch: RecordBatch, columns: readonly string[]): RawChunk {

@@ -49,7 +49,7 @@ export const readJsonl: RawReader = async function* (path, chunkRows, selector) 
       if (text.trim() === '') continue;
       let obj: unknown;
       try {
-        obj = JSON.parse(text);
+        obj = parseLine(text);
       } catch (err) {
         throw new InputError(`not valid JSON: ${oneLine(err instanceof Error ? err.message : String(err))}`, { file: path, row, line: lineNo });
       }
@@ -82,3 +82,20 @@ export const readJsonl: RawReader = async function* (path, chunkRows, selector) 
   }
   if (rows.length > 0) yield chunk();
 };
+
+/** Bare NaN / Infinity where a JSON value belongs, as Python's json module writes non-finite floats. */
+const NON_FINITE = /([:[,]\s*)(NaN|-?Infinity)(?=\s*[,\]}])/g;
+
+/**
+ * JSON.parse, and on failure a second try with bare NaN / Infinity quoted: the mapper reads the
+ * texts 'NaN' and 'Infinity' as those numbers, so Python-written logs keep their values.
+ */
+function parseLine(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const quoted = text.replace(NON_FINITE, '$1"$2"');
+    if (quoted === text) throw err;
+    return JSON.parse(quoted);
+  }
+}
