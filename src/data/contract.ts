@@ -493,25 +493,25 @@ function nonNegativeInts(col: RawColumn, n: number, c: Ctx, what: string): Int32
   return out;
 }
 
+/** Row i of a non-list column as a plain value (null where missing). */
+function scalarAt(col: Exclude<RawColumn, { kind: 'list' }>, i: number): unknown {
+  switch (col.kind) {
+    case 'numbers':
+    case 'bigints':
+      return col.isNull?.(i) === true ? null : col.values[i];
+    case 'seconds':
+    case 'values':
+      return col.get(i);
+    case 'text':
+      return col.values[i];
+  }
+}
+
 function strings(col: RawColumn, n: number, c: Ctx): (string | null)[] {
   const out = new Array<string | null>(n);
+  if (col.kind === 'list') return fail(c, 0, 'expected a string, got a list');
   for (let i = 0; i < n; i++) {
-    let x: unknown;
-    switch (col.kind) {
-      case 'numbers':
-      case 'bigints':
-        x = col.isNull?.(i) === true ? null : col.values[i];
-        break;
-      case 'seconds':
-      case 'values':
-        x = col.get(i);
-        break;
-      case 'text':
-        x = col.values[i];
-        break;
-      case 'list':
-        return fail(c, 0, 'expected a string, got a list');
-    }
+    const x = scalarAt(col, i);
     if (x === null || x === undefined) out[i] = null;
     else if (typeof x === 'string') out[i] = x;
     else if (typeof x === 'number' || typeof x === 'bigint' || typeof x === 'boolean') out[i] = String(x);
@@ -524,23 +524,9 @@ function strings(col: RawColumn, n: number, c: Ctx): (string | null)[] {
 function idKeys(col: RawColumn, n: number, c: Ctx, wantIds: boolean): { keys: Uint32Array; ids?: (number | string | null)[] } {
   const keys = new Uint32Array(n);
   const ids: (number | string | null)[] | undefined = wantIds ? new Array<number | string | null>(n) : undefined;
+  if (col.kind === 'list') return fail(c, 0, 'expected an integer or string id, got a list');
   for (let i = 0; i < n; i++) {
-    let x: unknown;
-    switch (col.kind) {
-      case 'numbers':
-      case 'bigints':
-        x = col.isNull?.(i) === true ? null : col.values[i];
-        break;
-      case 'seconds':
-      case 'values':
-        x = col.get(i);
-        break;
-      case 'text':
-        x = col.values[i];
-        break;
-      case 'list':
-        return fail(c, 0, 'expected an integer or string id, got a list');
-    }
+    const x = scalarAt(col, i);
     let id: number | string | null;
     if (x === null || x === undefined || (typeof x === 'number' && Number.isNaN(x))) id = null;
     else if (typeof x === 'number' || typeof x === 'bigint' || typeof x === 'string') id = canonicalId(x);

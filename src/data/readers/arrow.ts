@@ -2,7 +2,8 @@ import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DataType, Precision, RecordBatchReader, Type, type Data, type RecordBatch, type Timestamp, type Vector } from 'apache-arrow';
 import { InputError } from '../errors.js';
-import { asFileError, type NumericArray, type RawChunk, type RawColumn, type RawReader } from './raw.js';
+import { ArrowCodecError, registerArrowCodecs } from './arrow-codecs.js';
+import { asFileError, oneLine, type NumericArray, type RawChunk, type RawColumn, type RawReader } from './raw.js';
 
 const WHAT = 'Arrow IPC';
 
@@ -12,6 +13,7 @@ const WHAT = 'Arrow IPC';
  * the whole file first), and read the stream format message by message; memory is one record batch.
  */
 export const readArrow: RawReader = async function* (path, _chunkRows, selector) {
+  registerArrowCodecs();
   const fh = await open(path, 'r');
   try {
     if ((await fh.stat()).size === 0) throw new InputError('no rows: the file is empty', { file: path });
@@ -66,13 +68,15 @@ async function openReader(fh: FileHandle, path: string) {
   }
 }
 
-/** pandas' to_feather compresses with LZ4 by default; apache-arrow JS ships no decompressor. */
+const REWRITE = "write it uncompressed (pandas: df.to_feather(path, compression='uncompressed'); pyarrow: compression='uncompressed') or as Parquet";
+
+/** pandas' to_feather compresses with LZ4 by default; arrow-codecs.ts supplies LZ4 and ZSTD decoders. */
 function arrowError(err: unknown, path: string): InputError {
+  if (err instanceof ArrowCodecError) {
+    return new InputError(`cannot decompress the Arrow file's ${err.codec} data (${oneLine(err.detail)}); the file is corrupt or was not written by Arrow; ${REWRITE}`, { file: path });
+  }
   if (err instanceof Error && /compressed but codec not found/.test(err.message)) {
-    return new InputError(
-      "the Arrow file is compressed (LZ4 or ZSTD), which this reader cannot decode; write it uncompressed (pandas: df.to_feather(path, compression='uncompressed'); pyarrow: compression='uncompressed') or as Parquet",
-      { file: path },
-    );
+    return new InputError(`the Arrow file is compressed with a codec this reader cannot decode (it reads LZ4 and ZSTD); ${REWRITE}`, { file: path });
   }
   return asFileError(err, path, WHAT);
 }
