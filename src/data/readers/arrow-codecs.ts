@@ -1,6 +1,6 @@
 import { CompressionType, compressionRegistry } from 'apache-arrow';
 import { decompress as zstdDecompress } from 'fzstd';
-import { decompressFrame as lz4DecompressFrame } from 'lz4js';
+import { decompressBlock as lz4DecompressBlock } from 'lz4js';
 
 /**
  * Decoders for compressed Arrow IPC files: pyarrow's feather.write_feather and pandas' to_feather
@@ -10,7 +10,8 @@ import { decompressFrame as lz4DecompressFrame } from 'lz4js';
  * bytes after that 8-byte prefix reach `decode`, without the length: one whole LZ4 frame or one
  * Zstandard frame, which is how Arrow C++ writes them.
  *
- * Both decoders are plain JavaScript (lz4js, fzstd): no native addon, nothing fetched at install.
+ * Both decoders are plain JavaScript (lz4js's block decoder, fzstd): no native addon, nothing fetched
+ * at install.
  */
 
 /** The codec names users know (pandas/pyarrow `compression='lz4' | 'zstd'`), by Arrow's enum. */
@@ -38,16 +39,21 @@ const LZ4_BLOCK_MAX: Readonly<Record<number, number>> = { 4: 0x10000, 5: 0x40000
 /** An LZ4 sequence of n input bytes never decodes to more than 255 * n bytes. */
 const LZ4_MAX_RATIO = 255;
 
+interface Lz4Block {
+  /** Offset of the block's data in the frame. */
+  at: number;
+  size: number;
+  stored: boolean;
+}
+
 /**
- * lz4js decodes blindly (a short or garbled frame yields zeros, not an error), so the frame's
- * structure is checked here first: header, every block size against the frame's maximum and the
- * bytes left, the end mark, nothing after it. Returns the output size bound (exact when the frame
- * header carries the content size).
+ * Reads an LZ4 frame's header and block table. lz4js's own frame parser is not used: it expects a
+ * block checksum before the block's data instead of after it (silently wrong output for frames
+ * written with block checksums), and it decodes blindly (a short or garbled frame yields zeros).
+ * So the structure is checked here: header, every block size against the frame's maximum and the
+ * bytes left, the end mark, nothing after it. Checksums, when present, are skipped, not verified.
  */
-function lz4FrameBound(src: Uint8Array): { bound: number; contentSize?: number } {
-  const fail = (what: string): never => {
-    throw new ArrowCodecError(CODEC_NAME[CompressionType.LZ4_FRAME], what);
-  };
+function lz4Frame(src: Uint8Array, fail: (what: string) => never): { blocks: Lz4Block[]; blockMax: number; bound: number; contentSize?: number } {
   const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
   if (src.length < 7 || view.getUint32(0, true) !== LZ4_MAGIC) fail('not an LZ4 frame (bad magic number)');
   const flg = src[4];
@@ -66,6 +72,7 @@ function lz4FrameBound(src: Uint8Array): { bound: number; contentSize?: number }
     pos += 8;
   }
   pos += 1; // header checksum
+  const blocks: Lz4Block[] = [];
   let bound = 0;
   for (;;) {
     if (pos + 4 > src.length) fail('truncated LZ4 frame (no end mark)');
@@ -75,35 +82,54 @@ function lz4FrameBound(src: Uint8Array): { bound: number; contentSize?: number }
     const stored = (word & 0x80000000) !== 0;
     const size = word & 0x7fffffff;
     if (size > blockMax) fail(`LZ4 block of ${size} bytes exceeds the frame's ${blockMax}-byte maximum`);
+    if (pos + size + (blockChecksum ? 4 : 0) > src.length) fail('truncated LZ4 block');
+    blocks.push({ at: pos, size, stored });
     pos += size + (blockChecksum ? 4 : 0);
-    if (pos > src.length) fail('truncated LZ4 block');
     bound += stored ? size : Math.min(blockMax, size * LZ4_MAX_RATIO);
   }
   if (contentChecksum) pos += 4;
   if (pos !== src.length) fail(pos > src.length ? 'truncated LZ4 frame (content checksum)' : `${src.length - pos} bytes after the LZ4 frame`);
   if (contentSize !== undefined && contentSize > bound) fail(`LZ4 frame declares ${contentSize} bytes but its blocks hold at most ${bound}`);
-  return { bound: contentSize ?? bound, contentSize };
+  return { blocks, blockMax, bound: contentSize ?? bound, contentSize };
 }
 
+/**
+ * One LZ4 frame, blocks linked or independent: all blocks decode into one output array, so a match
+ * that reaches back into the previous block (linked mode, Arrow C++'s default for buffers > 64 KiB)
+ * finds its bytes.
+ */
 function decodeLz4(src: Uint8Array): Uint8Array {
-  const { bound, contentSize } = lz4FrameBound(src);
+  const fail = (what: string): never => {
+    throw new ArrowCodecError(CODEC_NAME[CompressionType.LZ4_FRAME], what);
+  };
+  const { blocks, blockMax, bound, contentSize } = lz4Frame(src, fail);
   const dst = new Uint8Array(bound);
-  let n: number;
-  try {
-    n = lz4DecompressFrame(src, dst);
-  } catch (err) {
-    throw new ArrowCodecError(CODEC_NAME[CompressionType.LZ4_FRAME], err instanceof Error ? err.message : String(err));
+  let n = 0;
+  for (const b of blocks) {
+    const start = n;
+    if (b.stored) {
+      if (n + b.size > bound) fail('LZ4 frame holds more bytes than it declares');
+      dst.set(src.subarray(b.at, b.at + b.size), n);
+      n += b.size;
+    } else {
+      n = lz4DecompressBlock(src, dst, b.at, b.size, n);
+    }
+    // Writes past the end of a typed array are dropped silently: an index past the bound means garbage.
+    if (n - start > blockMax || n > bound) fail('corrupt LZ4 block (decodes past its maximum size)');
   }
-  // Writes past the end of a typed array are dropped silently: an index past the bound means garbage.
-  if (n > bound || (contentSize !== undefined && n !== contentSize)) {
-    throw new ArrowCodecError(CODEC_NAME[CompressionType.LZ4_FRAME], `LZ4 frame decodes to ${n} bytes, expected ${contentSize ?? `at most ${bound}`}`);
-  }
+  if (contentSize !== undefined && n !== contentSize) fail(`LZ4 frame decodes to ${n} bytes, expected ${contentSize}`);
   return n === dst.length ? dst : dst.subarray(0, n);
 }
 
+/**
+ * fzstd returns a view at byte offset 12 of its buffer when the frame header carries the content
+ * size (as Arrow C++'s ZSTD_compress writes it); apache-arrow views the bytes as Float64Array and
+ * friends in place, which needs 8-byte alignment, so such a view is copied.
+ */
 function decodeZstd(src: Uint8Array): Uint8Array {
   try {
-    return zstdDecompress(src);
+    const out = zstdDecompress(src);
+    return out.byteOffset % 8 === 0 ? out : out.slice();
   } catch (err) {
     throw new ArrowCodecError(CODEC_NAME[CompressionType.ZSTD], err instanceof Error ? err.message : String(err));
   }
