@@ -154,85 +154,85 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
   let pendingChunk: BlockInput[] = [];
   const inFlight: Promise<Float64Array>[] = [];
   try {
-  for await (const block of canonicalBlocks(input)) {
-    const log = block.log;
-    const bn = log.n;
-    if (clustered === undefined) clustered = log.clusterKey !== undefined;
-    const resolved: BanditColumns[] = [];
-    for (let p = 0; p < P; p++) {
-      const c = resolveBanditColumns(log, block.policies[p], plan.policies[p]);
-      if (plan.needsRewardModel[p] && (c.q === undefined || c.qpi === undefined)) {
-        throw new UsageError(
-          `policy '${plan.policies[p]}': the chosen estimators need a reward model; give q_hat (a list over actions) in the log, or q_hat_logged in the log and q_hat_target in the policy file, or drop dm/dr/sndr/switch-dr/dr-os`,
-        );
-      }
-      resolved.push(c);
-      clipped[p].addBlock(c.w, c.r, bn);
-      let mw = maxWeight[p];
-      let over = 0;
-      for (let i = 0; i < bn; i++) {
-        const w = c.w[i];
-        if (w > mw) mw = w;
-        if (w > 1000) over++;
-      }
-      maxWeight[p] = mw;
-      above1000[p] += over;
-    }
-    for (let i = 0; i < bn; i++) {
-      const pr = log.propensity[i];
-      if (pr < minPropensity) minPropensity = pr;
-      const r = log.reward[i];
-      if (r < rewardMin) rewardMin = r;
-      if (r > rewardMax) rewardMax = r;
-    }
-    for (let j = 0; j < M; j++) {
-      const out = cols[j].subarray(0, bn);
-      plan.columns[j].stat.compute(resolved[plan.columns[j].policy], out);
-      let s = 0;
-      let s2 = 0;
-      for (let i = 0; i < bn; i++) {
-        const v = out[i];
-        s += v;
-        s2 += v * v;
-      }
-      blockPoint[j] = s;
-      blockPoint[M + j] = s2;
-    }
-    pointTree.addBlock(blockPoint);
-    const views = cols.map((c) => c.subarray(0, bn));
-    runs.addBlock(bn, log.rowOffset, log.clusterKey, views);
-    if (bootTree !== undefined && po.poisson !== undefined) {
-      if (po.threads > 1) {
-        const own = new Uint32Array(bn);
-        blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, own);
-        pendingChunk.push({ hashes: own, n: bn, cols: bootCols.map((c) => c.slice(0, bn)) });
-        if (pendingChunk.length === CHUNK_BLOCKS) {
-          pool ??= new BootstrapPool(po.threads, { replicates: po.poisson.replicates, seed: po.poisson.seed, columns: Mb });
-          inFlight.push(pool.submit(pendingChunk));
-          pendingChunk = [];
-          while (inFlight.length >= pool.maxInFlight) bootTree.addChunk(await (inFlight.shift() as Promise<Float64Array>));
+    for await (const block of canonicalBlocks(input)) {
+      const log = block.log;
+      const bn = log.n;
+      if (clustered === undefined) clustered = log.clusterKey !== undefined;
+      const resolved: BanditColumns[] = [];
+      for (let p = 0; p < P; p++) {
+        const c = resolveBanditColumns(log, block.policies[p], plan.policies[p]);
+        if (plan.needsRewardModel[p] && (c.q === undefined || c.qpi === undefined)) {
+          throw new UsageError(
+            `policy '${plan.policies[p]}': the chosen estimators need a reward model; give q_hat (a list over actions) in the log, or q_hat_logged in the log and q_hat_target in the policy file, or drop dm/dr/sndr/switch-dr/dr-os`,
+          );
         }
+        resolved.push(c);
+        clipped[p].addBlock(c.w, c.r, bn);
+        let mw = maxWeight[p];
+        let over = 0;
+        for (let i = 0; i < bn; i++) {
+          const w = c.w[i];
+          if (w > mw) mw = w;
+          if (w > 1000) over++;
+        }
+        maxWeight[p] = mw;
+        above1000[p] += over;
+      }
+      for (let i = 0; i < bn; i++) {
+        const pr = log.propensity[i];
+        if (pr < minPropensity) minPropensity = pr;
+        const r = log.reward[i];
+        if (r < rewardMin) rewardMin = r;
+        if (r > rewardMax) rewardMax = r;
+      }
+      for (let j = 0; j < M; j++) {
+        const out = cols[j].subarray(0, bn);
+        plan.columns[j].stat.compute(resolved[plan.columns[j].policy], out);
+        let s = 0;
+        let s2 = 0;
+        for (let i = 0; i < bn; i++) {
+          const v = out[i];
+          s += v;
+          s2 += v * v;
+        }
+        blockPoint[j] = s;
+        blockPoint[M + j] = s2;
+      }
+      pointTree.addBlock(blockPoint);
+      const views = cols.map((c) => c.subarray(0, bn));
+      runs.addBlock(bn, log.rowOffset, log.clusterKey, views);
+      if (bootTree !== undefined && po.poisson !== undefined) {
+        if (po.threads > 1) {
+          const own = new Uint32Array(bn);
+          blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, own);
+          pendingChunk.push({ hashes: own, n: bn, cols: bootCols.map((c) => c.slice(0, bn)) });
+          if (pendingChunk.length === CHUNK_BLOCKS) {
+            pool ??= new BootstrapPool(po.threads, { replicates: po.poisson.replicates, seed: po.poisson.seed, columns: Mb });
+            inFlight.push(pool.submit(pendingChunk));
+            pendingChunk = [];
+            while (inFlight.length >= pool.maxInFlight) bootTree.addChunk(await (inFlight.shift() as Promise<Float64Array>));
+          }
+        } else {
+          blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
+          poissonBlockSums(po.poisson, hashes, bn, bootCols, blockBoot);
+          bootTree.addBlock(blockBoot);
+        }
+      }
+      ({ massTrees, loggedCounts } = accumulateActionMass(block, massTrees, loggedCounts));
+      n += bn;
+      po.onProgress?.(n);
+    }
+    if (bootTree !== undefined && po.poisson !== undefined && pendingChunk.length > 0) {
+      if (pool !== undefined) {
+        inFlight.push(pool.submit(pendingChunk));
       } else {
-        blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
-        poissonBlockSums(po.poisson, hashes, bn, bootCols, blockBoot);
-        bootTree.addBlock(blockBoot);
+        for (const b of pendingChunk) {
+          poissonBlockSums(po.poisson, b.hashes, b.n, b.cols, blockBoot);
+          bootTree.addBlock(blockBoot);
+        }
       }
     }
-    ({ massTrees, loggedCounts } = accumulateActionMass(block, massTrees, loggedCounts));
-    n += bn;
-    po.onProgress?.(n);
-  }
-  if (bootTree !== undefined && po.poisson !== undefined && pendingChunk.length > 0) {
-    if (pool !== undefined) {
-      inFlight.push(pool.submit(pendingChunk));
-    } else {
-      for (const b of pendingChunk) {
-        poissonBlockSums(po.poisson, b.hashes, b.n, b.cols, blockBoot);
-        bootTree.addBlock(blockBoot);
-      }
-    }
-  }
-  for (const p of inFlight) bootTree?.addChunk(await p);
+    for (const p of inFlight) bootTree?.addChunk(await p);
   } finally {
     await pool?.close();
   }

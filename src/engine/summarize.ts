@@ -176,7 +176,9 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
   if (essShare < HEAVY_WEIGHT.essShare || maxWeightShare > HEAVY_WEIGHT.maxWeightShare) {
     warnings.push(
       `HEAVY WEIGHTS: effective sample size ${fmt(ess)} is ${fmt(100 * essShare)}% of n and one row carries ${fmt(100 * maxWeightShare)}% of the total weight; bootstrap and normal intervals are likely too narrow here` +
-        (o.bounds !== undefined ? ' — use the empirical-Bernstein interval (--ci bernstein), which holds in finite samples' : ' — give --reward-range to get an empirical-Bernstein interval that holds in finite samples'),
+        (o.bounds !== undefined
+          ? ' — use the empirical-Bernstein interval (--ci bernstein), which holds in finite samples'
+          : ' — give --reward-range to get an empirical-Bernstein interval that holds in finite samples'),
     );
   }
   if (!(meanWeightCi.lower <= 1 && 1 <= meanWeightCi.upper)) {
@@ -214,7 +216,11 @@ function estimateWarnings(policy: PolicyDiagnostics, intervals: Partial<Record<I
   const out: string[] = [];
   const heavy = policy.essShare < HEAVY_WEIGHT.essShare || policy.maxWeightShare > HEAVY_WEIGHT.maxWeightShare;
   if (heavy && o.ci !== 'bernstein') {
-    out.push(intervals.bernstein !== undefined ? `interval likely too narrow (heavy weights); finite-sample interval [${fmt(intervals.bernstein.lower)}, ${fmt(intervals.bernstein.upper)}]` : 'interval likely too narrow (heavy weights)');
+    out.push(
+      intervals.bernstein !== undefined
+        ? `interval likely too narrow (heavy weights); finite-sample interval [${fmt(intervals.bernstein.lower)}, ${fmt(intervals.bernstein.upper)}]`
+        : 'interval likely too narrow (heavy weights)',
+    );
   }
   return out;
 }

@@ -14,7 +14,19 @@ export function renderEvaluation(r: EvaluationResult, footer: readonly string[])
   out.push(
     renderTable(
       ['policy', 'n', 'requests', 'ESS', 'ESS/n', 'mean w', 'mean w CI', 'max w', 'max w share', 'unsupported', `finite-sample ${level} CI`],
-      r.policies.map((p) => [p.policy, String(p.n), String(p.requests), ess(p.ess), fmt(p.essShare, 3), fmt(p.meanWeight), `[${fmt(p.meanWeightCi.lower)}, ${fmt(p.meanWeightCi.upper)}]`, fmt(p.maxWeight), fmt(p.maxWeightShare, 3), p.unsupportedMass === undefined ? '-' : fmt(p.unsupportedMass, 3), p.valueInterval === undefined ? '-' : `[${fmt(p.valueInterval.lower)}, ${fmt(p.valueInterval.upper)}]`]),
+      r.policies.map((p) => [
+        p.policy,
+        String(p.n),
+        String(p.requests),
+        ess(p.ess),
+        fmt(p.essShare, 3),
+        fmt(p.meanWeight),
+        `[${fmt(p.meanWeightCi.lower)}, ${fmt(p.meanWeightCi.upper)}]`,
+        fmt(p.maxWeight),
+        fmt(p.maxWeightShare, 3),
+        p.unsupportedMass === undefined ? '-' : fmt(p.unsupportedMass, 3),
+        p.valueInterval === undefined ? '-' : `[${fmt(p.valueInterval.lower)}, ${fmt(p.valueInterval.upper)}]`,
+      ]),
     ),
   );
   const warnings: string[] = [];

@@ -59,8 +59,7 @@ function compileKernel(M: number): Kernel {
   }
   const hash = (src: string, dst: string) =>
     `let ${dst} = ${src} ^ k; ${dst} ^= ${dst} >>> 16; ${dst} = Math.imul(${dst}, ${MIX_MUL_1}); ${dst} ^= ${dst} >>> 15; ${dst} = Math.imul(${dst}, ${MIX_MUL_2}); ${dst} ^= ${dst} >>> 16;`;
-  const draw = (x: string, dst: string) =>
-    `let ${dst} = cells[${x} >>> ${CELL_SHIFT}]; if (${dst} === 255) { const u = ${x} >>> 0; ${dst} = 0; while (u >= thresholds[${dst}]) ${dst}++; }`;
+  const draw = (x: string, dst: string) => `let ${dst} = cells[${x} >>> ${CELL_SHIFT}]; if (${dst} === 255) { const u = ${x} >>> 0; ${dst} = 0; while (u >= thresholds[${dst}]) ${dst}++; }`;
   const body = `
     ${load.join('\n')}
     const stride = ${M + 1};

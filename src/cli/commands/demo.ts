@@ -76,6 +76,10 @@ export function registerDemo(program: Command): void {
       process.stdout.write(
         'An interval measures sampling noise only: dm inherits the bias of its reward model (q_hat here is the truth plus noise, clipped),\nand clipped-ips, sg-ips, switch-dr and dr-os trade bias for variance, so they can miss a truth that ips, snips and dr cover.\n',
       );
-      process.stdout.write(`\nRe-run on these files: ope evaluate --log ${logPath} ${Object.entries(policies).map(([k, v]) => `--policy ${k}=${v}`).join(' ')}\n`);
+      process.stdout.write(
+        `\nRe-run on these files: ope evaluate --log ${logPath} ${Object.entries(policies)
+          .map(([k, v]) => `--policy ${k}=${v}`)
+          .join(' ')}\n`,
+      );
     });
 }

@@ -35,7 +35,7 @@ export function registerEvaluate(program: Command): void {
     .command('evaluate')
     .description('estimate the value of target policies from a log with propensities, with bootstrap intervals and diagnostics')
     .requiredOption('--log <file>', 'log file: .arrow/.feather/.ipc, .parquet, .csv, .jsonl/.ndjson')
-    .option('--policy <name=file>', 'a target policy file aligned with the log by row order (repeatable); default: the log\'s own target columns', collect, [])
+    .option('--policy <name=file>', "a target policy file aligned with the log by row order (repeatable); default: the log's own target columns", collect, [])
     .option('--estimators <list>', `comma-separated, with parameters as switch-dr:tau=5, or 'all' (default: every estimator the inputs support). Known: ${ESTIMATOR_NAMES.join(', ')}`)
     .option('--bootstrap <B>', 'bootstrap replicates (0 = delta-method se and normal intervals only)', String(DEFAULTS.replicates))
     .addOption(new Option('--bootstrap-kind <kind>', 'poisson (hash-keyed, split-invariant) or multinomial (classic)').choices(['poisson', 'multinomial']).default(DEFAULTS.bootstrapKind))
@@ -97,7 +97,8 @@ export function registerEvaluate(program: Command): void {
         `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
       ];
       if (skipped.length > 0) footer.push(`not run (no reward model q_hat in the inputs): ${skipped.join(', ')}`);
-      if (result.bounds !== undefined) footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);
+      if (result.bounds !== undefined)
+        footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);
       if (flags.out !== undefined) footer.push(`JSON written to ${flags.out}`);
       process.stdout.write(renderEvaluation(result, footer));
       void cmd;
