@@ -1,3 +1,5 @@
+import { toJson } from '../../report/evaluation-json.js';
+import { TOOL_VERSION } from '../../version.js';
 import type { Command } from 'commander';
 import { openLog } from '../../data/read-log.js';
 import { validateLog, type ValidationReport } from '../../data/validate.js';
@@ -23,7 +25,7 @@ export function registerValidate(program: Command): void {
     .action(async (flags: ValidateFlags) => {
       const source = openLog(flags.log, { columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns) });
       const report = await validateLog(source);
-      process.stdout.write(flags.json === true ? JSON.stringify(report, null, 2) + '\n' : renderValidation(report));
+      process.stdout.write(flags.json === true ? toJson({ tool: 'ope-toolkit', version: TOOL_VERSION, command: 'validate', valid: true, ...report }) : renderValidation(report));
     });
 }
 
