@@ -2,7 +2,17 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { TargetSpec } from '../../../simulators/bandit-policies.js';
 import { resolveBanditConfig, type BanditSynthConfig, type ResolvedBanditSynthConfig } from '../../../simulators/bandit-world.js';
+import {
+  SLATE_LOGGERS,
+  SLATE_REWARDS,
+  resolveSlateConfig,
+  type MarginalMethodChoice,
+  type ResolvedSlateSynthConfig,
+  type SlateSynthConfig,
+  type SlateTargetSpec,
+} from '../../../simulators/slate-config.js';
 import { SYNTH_FORMATS, writeBanditSynth, type BanditSynthResult, type BanditSynthTruth, type SynthFormat } from '../../../simulators/write-bandit-synth.js';
+import { writeSlateSynth, type SlateSynthResult, type SlateSynthTruth } from '../../../simulators/write-slate-synth.js';
 import { UsageError } from '../../data/errors.js';
 
 /** Option values as commander delivers them (strings); a missing one takes its SYNTH_DEFAULTS value. */
@@ -159,11 +169,213 @@ export function synthSummary(outDir: string, truth: BanditSynthTruth, seconds: n
   );
 }
 
+// ---------------------------------------------------------------- --slate (issue 4, item 3)
+
+/** Slate-only option values as commander delivers them; a missing one takes its SLATE_SYNTH_DEFAULTS value. */
+export interface SlateSynthOptions {
+  slateLength?: string;
+  slateLogger?: string;
+  slateReward?: string;
+  examinationDecay?: string;
+  marginals?: string;
+  marginalSamples?: string;
+  /** Empty: the logger family's default targets. */
+  slateTargets?: string;
+  clickBias?: string;
+}
+
+export const SLATE_SYNTH_DEFAULTS: Readonly<Required<SlateSynthOptions>> = {
+  slateLength: '5',
+  slateLogger: 'plackett-luce',
+  slateReward: 'independent',
+  examinationDecay: '1',
+  marginals: 'auto',
+  marginalSamples: '1000',
+  slateTargets: '',
+  clickBias: '0',
+};
+
+/** Bandit-only flags, rejected with --slate (option key -> flag). */
+const BANDIT_ONLY_FLAGS: Readonly<Record<string, string>> = {
+  reward: '--reward',
+  rewardNoise: '--reward-noise',
+  minPropensity: '--min-propensity',
+  targets: '--targets',
+  requestsOf: '--requests-of',
+};
+
+/** Slate-only flags, rejected without --slate. */
+const SLATE_ONLY_FLAGS: Readonly<Record<string, string>> = {
+  slateLength: '--slate-length',
+  slateLogger: '--slate-logger',
+  slateReward: '--slate-reward',
+  examinationDecay: '--examination-decay',
+  marginals: '--marginals',
+  marginalSamples: '--marginal-samples',
+  slateTargets: '--slate-targets',
+  clickBias: '--click-bias',
+};
+
+/** Slate config field -> flag, so that the generator's range errors name what the user typed. */
+const SLATE_FLAG_OF: Readonly<Record<string, string>> = {
+  n: '--n',
+  actions: '--actions',
+  slateLength: '--slate-length',
+  dim: '--dim',
+  logger: '--slate-logger',
+  reward: '--slate-reward',
+  examinationDecay: '--examination-decay',
+  loggingTemperature: '--logging-temperature',
+  loggingPerturbation: '--logging-perturbation',
+  qHatNoise: '--qhat-noise',
+  clickBias: '--click-bias',
+  marginals: '--marginals',
+  marginalSamples: '--marginal-samples',
+  populationSamples: '--population-samples',
+  seed: '--seed',
+};
+
+const SLATE_TARGET_KINDS: Readonly<Record<string, Pick<SlateTargetSpec, 'kind' | 'scores'>>> = {
+  pl: { kind: 'plackett-luce', scores: 'true' },
+  'plackett-luce': { kind: 'plackett-luce', scores: 'true' },
+  'pl-logger': { kind: 'plackett-luce', scores: 'logging' },
+  factorized: { kind: 'factorized', scores: 'true' },
+  'factorized-logger': { kind: 'factorized', scores: 'logging' },
+};
+
+/**
+ * `pl:T` (Plackett-Luce over the true scores at temperature T), `pl-logger:T` (over the logger's
+ * scores; at the logging temperature it is the logger), `factorized:T`, `factorized-logger:T`,
+ * comma-separated, each optionally named as `NAME=SPEC`.
+ */
+export function parseSlateTargetList(text: string): SlateTargetSpec[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new UsageError(`--slate-targets: empty entry in '${text}'`);
+  return items.map((item) => {
+    const eq = item.indexOf('=');
+    const name = eq >= 0 ? item.slice(0, eq).trim() : undefined;
+    const spec = eq >= 0 ? item.slice(eq + 1).trim() : item;
+    const [kind, param, ...extra] = spec.split(':');
+    const family = Object.hasOwn(SLATE_TARGET_KINDS, kind) ? SLATE_TARGET_KINDS[kind] : undefined;
+    if (family === undefined || param === undefined || extra.length > 0) {
+      throw new UsageError(`--slate-targets: unknown target '${item}'; use pl:T, pl-logger:T, factorized:T or factorized-logger:T, optionally as NAME=SPEC`);
+    }
+    const temperature = parseNumber(`--slate-targets (${item})`, param);
+    const target: SlateTargetSpec = family.scores === 'logging' ? { kind: family.kind, temperature, scores: 'logging' } : { kind: family.kind, temperature };
+    return name === undefined ? target : { ...target, name };
+  });
+}
+
+function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+  const value = allowed.find((a) => a === text);
+  if (value === undefined) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got '${text}'`);
+  return value;
+}
+
+/** Parses and checks the slate run's options (shared ones from SYNTH_DEFAULTS); throws UsageError. */
+export function slateSynthConfigFromOptions(options: SynthOptions & SlateSynthOptions): ResolvedSlateSynthConfig {
+  const o = { ...SYNTH_DEFAULTS, ...SLATE_SYNTH_DEFAULTS, ...definedOnly(options) };
+  const config: SlateSynthConfig = {
+    n: parseInteger('--n', o.n),
+    actions: parseInteger('--actions', o.actions),
+    slateLength: parseInteger('--slate-length', o.slateLength),
+    dim: parseInteger('--dim', o.dim),
+    logger: oneOf('--slate-logger', o.slateLogger, SLATE_LOGGERS),
+    reward: oneOf('--slate-reward', o.slateReward, SLATE_REWARDS),
+    examinationDecay: parseNumber('--examination-decay', o.examinationDecay),
+    loggingTemperature: parseNumber('--logging-temperature', o.loggingTemperature),
+    loggingPerturbation: parseNumber('--logging-perturbation', o.loggingPerturbation),
+    targets: o.slateTargets.trim() === '' ? undefined : parseSlateTargetList(o.slateTargets),
+    qHatNoise: parseNumber('--qhat-noise', o.qhatNoise),
+    clickBias: parseNumber('--click-bias', o.clickBias),
+    marginals: oneOf<MarginalMethodChoice>('--marginals', o.marginals, ['auto', 'exact', 'monte-carlo']),
+    marginalSamples: parseInteger('--marginal-samples', o.marginalSamples),
+    populationSamples: parseInteger('--population-samples', o.populationSamples),
+    seed: parseInteger('--seed', o.seed),
+  };
+  try {
+    return resolveSlateConfig(config);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    const field = /^\w+/.exec(err.message)?.[0];
+    const flag = field !== undefined ? SLATE_FLAG_OF[field] : undefined;
+    // Every other range check in resolveSlateConfig is about the targets.
+    throw new UsageError(flag !== undefined ? flag + err.message.slice(field?.length ?? 0) : `--slate-targets: ${err.message}`);
+  }
+}
+
+export function slateSynthSummary(outDir: string, truth: SlateSynthTruth, seconds: number): string {
+  const m = truth.marginals;
+  const marginals =
+    m.method === 'exact'
+      ? `exact (${m.prefix_sets > 0 ? `${m.prefix_sets} unordered prefixes` : 'closed form'})`
+      : `Monte Carlo (${m.samples} slates per context and policy; every one within ${m.max_abs_error_bound.toPrecision(3)} of exact with probability ${m.confidence})`;
+  const se = (v: number): string => (truth.value_sample_exact ? '' : ` ± ${v.toPrecision(2)}`);
+  const values = [
+    `logging ${fmt(truth.logging_value)}${se(truth.logging_value_se)} / ${fmt(truth.logging_value_population)} ± ${truth.logging_value_population_se.toPrecision(2)}`,
+    ...truth.targets.map((t) => `${t.name} ${fmt(t.value_sample)}${se(t.value_sample_se)} / ${fmt(t.value_population)} ± ${t.value_population_se.toPrecision(2)}`),
+  ];
+  return (
+    `ope synth --slate: wrote ${truth.n} slates (${truth.n_rows} rows; K=${truth.K}, L=${truth.L}, d=${truth.d}, ${truth.logger.kind} logger, ` +
+    `${truth.reward_structure} rewards, seed ${truth.seed}) to ${outDir}: ${truth.log_file}, ${truth.targets.length} policy files ` +
+    `(${truth.targets.map((t) => t.file).join(', ')}) and truth.json, in ${seconds.toFixed(1)} s. Item-position marginals: ${marginals}. ` +
+    `Mean slate reward ${fmt(truth.mean_slate_reward)}. True values (sample truth on the logged contexts${truth.value_sample_exact ? ', exact' : ' ± Monte Carlo se'} / ` +
+    `population truth ± se over ${truth.population_samples} fresh contexts): ${values.join('; ')}.\n`
+  );
+}
+
+type SynthCommandOptions = SynthOptions & SlateSynthOptions & { out: string; slate?: boolean };
+
+/** A flag the user typed (not a commander default) that this mode does not use is a usage error. */
+function rejectFlags(command: Command, flags: Readonly<Record<string, string>>, why: (flag: string) => string): void {
+  for (const [key, flag] of Object.entries(flags)) {
+    const source = command.getOptionValueSource(key);
+    if (source === 'cli' || source === 'env') throw new UsageError(why(flag));
+  }
+}
+
+function progressBar(unit: string): cliProgress.SingleBar | undefined {
+  return process.stderr.isTTY
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: `synth [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+}
+
+function parseOutputOptions(options: SynthOptions): { format: SynthFormat; batchRows: number } {
+  const format = parseSynthFormat(options.format ?? SYNTH_DEFAULTS.format);
+  const batchRows = parseInteger('--batch-rows', options.batchRows ?? SYNTH_DEFAULTS.batchRows);
+  // Larger batches only cost memory (~600 bytes a row at K=10 with five targets).
+  if (batchRows < 1 || batchRows > MAX_BATCH_ROWS) throw new UsageError(`--batch-rows must be in [1, ${MAX_BATCH_ROWS}], got ${batchRows}`);
+  return { format, batchRows };
+}
+
+async function runSlateSynth(options: SynthCommandOptions, command: Command): Promise<void> {
+  rejectFlags(command, BANDIT_ONLY_FLAGS, (flag) => `${flag} does not apply to --slate (see --slate-reward, --slate-targets)`);
+  const config = slateSynthConfigFromOptions(options);
+  const { format, batchRows } = parseOutputOptions(options);
+  const bar = progressBar('slates');
+  const started = performance.now();
+  bar?.start(config.n, 0);
+  let result: SlateSynthResult;
+  try {
+    result = await writeSlateSynth(config, {
+      outDir: options.out,
+      format,
+      // --batch-rows counts rows; a batch holds whole slates.
+      batchSlates: Math.max(1, Math.ceil(batchRows / config.slateLength)),
+      onProgress: bar === undefined ? undefined : (done) => bar.update(done),
+    });
+  } finally {
+    bar?.stop();
+  }
+  process.stdout.write(slateSynthSummary(options.out, result.truth, (performance.now() - started) / 1000));
+}
+
 export function registerSynth(program: Command): void {
   const d = SYNTH_DEFAULTS;
+  const s = SLATE_SYNTH_DEFAULTS;
   program
     .command('synth')
-    .description('Write synthetic contextual-bandit logs with known ground truth (log, one policy file per target, truth.json)')
+    .description('Write synthetic contextual-bandit (or, with --slate, slate) logs with known ground truth (log, one policy file per target, truth.json)')
     .requiredOption('--out <dir>', 'output directory')
     .option('--n <rows>', 'number of logged rows', d.n)
     .option('--actions <K>', 'number of actions', d.actions)
@@ -180,15 +392,24 @@ export function registerSynth(program: Command): void {
     .option('--format <fmt>', `output format: ${SYNTH_FORMATS.join(', ')}`, d.format)
     .option('--seed <int>', 'random seed', d.seed)
     .option('--batch-rows <rows>', 'rows per written batch (the output does not depend on it)', d.batchRows)
-    .action(async (options: SynthOptions & { out: string }) => {
+    .option('--slate', 'write a slate (ranking) log instead: one row per (slate, position); --n counts slates, --actions is K')
+    .option('--slate-length <L>', 'slate: slots per slate (at most --actions)', s.slateLength)
+    .option('--slate-logger <kind>', `slate: logging policy, ${SLATE_LOGGERS.join(' or ')}`, s.slateLogger)
+    .option('--slate-reward <structure>', `slate: per-slot reward structure, ${SLATE_REWARDS.join(', ')}`, s.slateReward)
+    .option('--examination-decay <eta>', 'slate, additive rewards: examination probability 1/(k+1)^eta at slot k', s.examinationDecay)
+    .option('--marginals <method>', 'slate: Plackett-Luce item-position marginals, auto, exact or monte-carlo', s.marginals)
+    .option('--marginal-samples <m>', 'slate: Monte Carlo slates per context and policy for the marginals', s.marginalSamples)
+    .option('--slate-targets <list>', "slate: targets pl:T, pl-logger:T, factorized:T, factorized-logger:T, optionally NAME=SPEC (default: three of the logger's family)")
+    .option('--click-bias <b>', 'slate: added to the true score inside the click probability sigmoid(s + b)', s.clickBias)
+    .action(async (options: SynthCommandOptions, command: Command) => {
+      if (options.slate === true) {
+        await runSlateSynth(options, command);
+        return;
+      }
+      rejectFlags(command, SLATE_ONLY_FLAGS, (flag) => `${flag} needs --slate`);
       const config = synthConfigFromOptions(options);
-      const format = parseSynthFormat(options.format ?? d.format);
-      const batchRows = parseInteger('--batch-rows', options.batchRows ?? d.batchRows);
-      // Larger batches only cost memory (~600 bytes a row at K=10 with five targets).
-      if (batchRows < 1 || batchRows > MAX_BATCH_ROWS) throw new UsageError(`--batch-rows must be in [1, ${MAX_BATCH_ROWS}], got ${batchRows}`);
-      const bar = process.stderr.isTTY
-        ? new cliProgress.SingleBar({ stream: process.stderr, format: 'synth [{bar}] {percentage}% | {value}/{total} rows | eta {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic)
-        : undefined;
+      const { format, batchRows } = parseOutputOptions(options);
+      const bar = progressBar('rows');
       const started = performance.now();
       bar?.start(config.n, 0);
       let result: BanditSynthResult;
