@@ -1,28 +1,20 @@
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 export interface WorkerSetup {
   readonly replicates: number;
   readonly seed: number;
   readonly columns: number;
+  /** This worker's replicates: [from, to). */
+  readonly from: number;
+  readonly to: number;
 }
 
-export interface BlockInput {
-  readonly hashes: Uint32Array;
-  readonly n: number;
-  readonly cols: Float64Array[];
-}
+/** A block in shared memory: every worker reads the same bytes, nothing is copied per worker. */
+export type WorkerMessage = { readonly type: 'block'; readonly hashes: SharedArrayBuffer; readonly n: number; readonly cols: readonly SharedArrayBuffer[] } | { readonly type: 'finish' };
 
-export interface ChunkJob {
-  readonly id: number;
-  readonly blocks: readonly BlockInput[];
-}
-
-export interface ChunkResult {
-  readonly id: number;
-  readonly totals: Float64Array;
-}
+export type WorkerReply = { readonly type: 'ack' } | { readonly type: 'totals'; readonly totals: Float64Array };
 
 /**
  * The compiled worker. Run from TypeScript sources (tests, tsx), this module is a .ts file and
@@ -36,54 +28,91 @@ function workerFile(): string {
   return path;
 }
 
+/** Blocks a worker may have queued before the main thread waits: bounds memory on long logs. */
+const MAX_QUEUED_BLOCKS = 32;
+
 /**
- * Worker threads for the Poisson bootstrap: chunks go out round-robin, results come back keyed by
- * chunk id and are consumed strictly in chunk order, so totals are bit-identical to one thread.
- * At most `2 x threads` chunks are in flight, which bounds memory.
+ * Worker threads for the Poisson bootstrap, split by replicate: worker k computes replicates
+ * [kB/T, (k+1)B/T) over every block. The split is even whatever the log's length, and each
+ * replicate is summed exactly as on one thread, so results are bit-identical for any thread count.
  */
 export class BootstrapPool {
   private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve: (r: Float64Array) => void; reject: (e: Error) => void }>();
+  private readonly ranges: readonly (readonly [number, number])[];
+  private readonly queued: number[];
+  private readonly waiters: (() => void)[] = [];
+  private readonly totals: (Float64Array | undefined)[];
   private readonly failures: Error[] = [];
-  private next = 0;
+  private finished?: Promise<void>;
+  private finishResolve?: () => void;
+  private readonly stride: number;
 
-  constructor(threads: number, setup: WorkerSetup) {
-    this.workers = Array.from({ length: threads }, () => {
+  constructor(threads: number, replicates: number, seed: number, columns: number) {
+    const T = Math.max(1, Math.min(threads, replicates));
+    this.stride = columns + 1;
+    this.ranges = Array.from({ length: T }, (_, k) => [Math.floor((k * replicates) / T), Math.floor(((k + 1) * replicates) / T)] as const);
+    this.queued = new Array<number>(T).fill(0);
+    this.totals = new Array<Float64Array | undefined>(T).fill(undefined);
+    this.workers = this.ranges.map(([from, to], k) => {
+      const setup: WorkerSetup = { replicates, seed, columns, from, to };
       const w = new Worker(workerFile(), { workerData: setup });
-      w.on('message', (r: ChunkResult) => {
-        const pending = this.waiting.get(r.id);
-        this.waiting.delete(r.id);
-        pending?.resolve(r.totals);
+      w.on('message', (r: WorkerReply) => {
+        if (r.type === 'ack') {
+          this.queued[k]--;
+          this.wake();
+        } else {
+          this.totals[k] = r.totals;
+          if (this.totals.every((t) => t !== undefined)) this.finishResolve?.();
+        }
       });
       w.on('error', (e) => {
         this.failures.push(e);
-        for (const p of this.waiting.values()) p.reject(e);
-        this.waiting.clear();
+        this.wake();
+        this.finishResolve?.();
       });
       return w;
     });
   }
 
-  /** Sends one chunk; the returned promise resolves with its replicate totals. */
-  submit(blocks: BlockInput[]): Promise<Float64Array> {
-    const id = this.next++;
-    const worker = this.workers[id % this.workers.length];
-    const done = new Promise<Float64Array>((resolve, reject) => {
-      if (this.failures.length > 0) reject(this.failures[0]);
-      else this.waiting.set(id, { resolve, reject });
-    });
-    const transfer = blocks.flatMap((b) => [b.hashes.buffer, ...b.cols.map((c) => c.buffer)]) as ArrayBuffer[];
-    const job: ChunkJob = { id, blocks };
-    worker.postMessage(job, transfer);
-    return done;
+  private wake(): void {
+    for (const f of this.waiters.splice(0)) f();
   }
 
-  get maxInFlight(): number {
-    return 2 * this.workers.length;
+  /** Sends one canonical block (in block order) to every worker; waits while their queues are full. */
+  async addBlock(hashes: Uint32Array, n: number, cols: readonly Float64Array[]): Promise<void> {
+    while (this.failures.length === 0 && this.queued.some((q) => q >= MAX_QUEUED_BLOCKS)) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failures.length > 0) throw this.failures[0];
+    const shared = (src: Float64Array | Uint32Array): SharedArrayBuffer => {
+      const buf = new SharedArrayBuffer(n * src.BYTES_PER_ELEMENT);
+      const view = src instanceof Float64Array ? new Float64Array(buf) : new Uint32Array(buf);
+      view.set(src.subarray(0, n) as never);
+      return buf;
+    };
+    const msg: WorkerMessage = { type: 'block', hashes: shared(hashes), n, cols: cols.map(shared) };
+    this.workers.forEach((w, k) => {
+      this.queued[k]++;
+      w.postMessage(msg);
+    });
+  }
+
+  /** Every replicate's totals, B x (columns + 1), in replicate order. */
+  async result(): Promise<Float64Array> {
+    this.finished ??= new Promise<void>((resolve) => {
+      this.finishResolve = resolve;
+    });
+    const finish: WorkerMessage = { type: 'finish' };
+    for (const w of this.workers) w.postMessage(finish);
+    await this.finished;
+    if (this.failures.length > 0) throw this.failures[0];
+    const B = this.ranges[this.ranges.length - 1][1];
+    const out = new Float64Array(B * this.stride);
+    this.ranges.forEach(([from], k) => out.set(this.totals[k] as Float64Array, from * this.stride));
+    return out;
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
-    if (this.failures.length > 0) throw this.failures[0];
   }
 }

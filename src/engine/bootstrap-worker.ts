@@ -1,23 +1,30 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { poissonBlockSums, poissonPlan } from '../stats/poisson-bootstrap.js';
-import type { ChunkJob, ChunkResult, WorkerSetup } from './bootstrap-pool.js';
+import { poissonBlockSums, poissonPlan, type PoissonPlan } from '../stats/poisson-bootstrap.js';
+import { TreeSum } from '../stats/tree-sum.js';
+import type { WorkerMessage, WorkerReply, WorkerSetup } from './bootstrap-pool.js';
 
 /**
- * A bootstrap worker: takes whole canonical chunks and returns their replicate totals, each
- * chunk summed block by block in block order exactly as TreeSum does on the main thread, so the
- * result does not depend on which thread computed which chunk.
+ * A bootstrap worker owns the replicates [from, to) and sees every canonical block, in block
+ * order. Each replicate's sums follow the same reduction tree as on one thread (blocks into
+ * chunks into the total), so the split by replicate changes no bit of the result.
  */
 const setup = workerData as WorkerSetup;
-const plan = poissonPlan(setup.replicates, setup.seed);
-const size = setup.replicates * (setup.columns + 1);
+const full = poissonPlan(setup.replicates, setup.seed);
+const plan: PoissonPlan = { ...full, replicates: setup.to - setup.from, repKeys: full.repKeys.subarray(setup.from, setup.to) };
+const size = plan.replicates * (setup.columns + 1);
 const block = new Float64Array(size);
+const tree = new TreeSum(size);
 
-parentPort?.on('message', (job: ChunkJob) => {
-  const chunk = new Float64Array(size);
-  for (const b of job.blocks) {
-    poissonBlockSums(plan, b.hashes, b.n, b.cols, block);
-    for (let j = 0; j < size; j++) chunk[j] += block[j];
+parentPort?.on('message', (msg: WorkerMessage) => {
+  if (msg.type === 'block') {
+    const cols = msg.cols.map((c) => new Float64Array(c));
+    poissonBlockSums(plan, new Uint32Array(msg.hashes), msg.n, cols, block);
+    tree.addBlock(block);
+    const ack: WorkerReply = { type: 'ack' };
+    parentPort?.postMessage(ack);
+  } else {
+    const totals = tree.result();
+    const reply: WorkerReply = { type: 'totals', totals };
+    parentPort?.postMessage(reply, [totals.buffer as ArrayBuffer]);
   }
-  const result: ChunkResult = { id: job.id, totals: chunk };
-  parentPort?.postMessage(result, [chunk.buffer]);
 });

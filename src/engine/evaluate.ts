@@ -6,8 +6,8 @@ import { ClusterRuns, type ClusterTotals } from '../stats/cluster-runs.js';
 import { blockClusterHashes, poissonBlockSums, poissonPlan, type PoissonPlan } from '../stats/poisson-bootstrap.js';
 import { multinomialReplicateSums } from '../stats/multinomial-bootstrap.js';
 import { type IntervalMethod } from '../stats/intervals.js';
-import { BootstrapPool, type BlockInput } from './bootstrap-pool.js';
-import { BLOCK_ROWS, CHUNK_BLOCKS, canonicalBlocks, type AlignedBatch, type Block } from './reblock.js';
+import { BootstrapPool } from './bootstrap-pool.js';
+import { BLOCK_ROWS, canonicalBlocks, type AlignedBatch, type Block } from './reblock.js';
 import { planEvaluation, type EvaluationPlan } from './plan.js';
 import type { EvaluationResult, KnownBounds } from './results.js';
 import { ClippedMoments } from '../stats/clipped-bounds.js';
@@ -149,10 +149,9 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
   let massTrees: (TreeSum | undefined)[] | undefined;
   let loggedCounts: Float64Array | undefined;
 
-  // Threaded bootstrap: whole chunks go to workers; a log shorter than one chunk never starts them.
+  // Threaded bootstrap: every block goes to every worker, each owning a range of replicates.
   let pool: BootstrapPool | undefined;
-  let pendingChunk: BlockInput[] = [];
-  const inFlight: Promise<Float64Array>[] = [];
+  let replicateSums: Float64Array | undefined;
   try {
     for await (const block of canonicalBlocks(input)) {
       const log = block.log;
@@ -203,15 +202,9 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
       runs.addBlock(bn, log.rowOffset, log.clusterKey, views);
       if (bootTree !== undefined && po.poisson !== undefined) {
         if (po.threads > 1) {
-          const own = new Uint32Array(bn);
-          blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, own);
-          pendingChunk.push({ hashes: own, n: bn, cols: bootCols.map((c) => c.slice(0, bn)) });
-          if (pendingChunk.length === CHUNK_BLOCKS) {
-            pool ??= new BootstrapPool(po.threads, { replicates: po.poisson.replicates, seed: po.poisson.seed, columns: Mb });
-            inFlight.push(pool.submit(pendingChunk));
-            pendingChunk = [];
-            while (inFlight.length >= pool.maxInFlight) bootTree.addChunk(await (inFlight.shift() as Promise<Float64Array>));
-          }
+          pool ??= new BootstrapPool(po.threads, po.poisson.replicates, po.poisson.seed, Mb);
+          blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
+          await pool.addBlock(hashes, bn, bootCols);
         } else {
           blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
           poissonBlockSums(po.poisson, hashes, bn, bootCols, blockBoot);
@@ -222,17 +215,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
       n += bn;
       po.onProgress?.(n);
     }
-    if (bootTree !== undefined && po.poisson !== undefined && pendingChunk.length > 0) {
-      if (pool !== undefined) {
-        inFlight.push(pool.submit(pendingChunk));
-      } else {
-        for (const b of pendingChunk) {
-          poissonBlockSums(po.poisson, b.hashes, b.n, b.cols, blockBoot);
-          bootTree.addBlock(blockBoot);
-        }
-      }
-    }
-    for (const p of inFlight) bootTree?.addChunk(await p);
+    replicateSums = pool !== undefined ? await pool.result() : bootTree?.result();
   } finally {
     await pool?.close();
   }
@@ -242,7 +225,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
     n,
     sums: sums.subarray(0, M),
     sumSquares: sums.subarray(M, 2 * M),
-    replicateSums: bootTree?.result(),
+    replicateSums,
     moments: runs.finish(),
     maxWeight,
     rowsWeightAbove1000: above1000,

@@ -56,8 +56,9 @@ export function planEvaluation(policies: readonly string[], estimators: readonly
   const squaredWeightColumn: number[] = [];
   const needsRewardModel: boolean[] = [];
   for (let p = 0; p < policies.length; p++) {
-    // w is bootstrapped for the mean-weight interval (a support diagnostic).
-    weightColumn.push(columnFor(p, weight, true));
+    // The mean-weight interval (a support diagnostic) uses the bootstrap only when an estimator
+    // (snips, sndr) bootstraps w anyway; otherwise the delta method, which saves a bootstrap column.
+    weightColumn.push(columnFor(p, weight, false));
     squaredWeightColumn.push(columnFor(p, squaredWeight, false));
     let needsQ = false;
     for (const e of estimators) {

@@ -162,7 +162,7 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
   const meanWeight = means[wj];
   let meanWeightCi: Interval;
   const deltaSe = deltaMethodSe(plan, t, [wj], [1], means, n);
-  if (B >= 2 && t.replicateSums !== undefined) {
+  if (B >= 2 && t.replicateSums !== undefined && plan.bootstrapIndex[wj] >= 0) {
     const reps = replicateEstimates(plan, t.replicateSums, B, [wj], (m) => m[0]);
     reps.sort();
     meanWeightCi = o.ci === 'normal' ? normalInterval(meanWeight, deltaSe, o.alpha) : percentileInterval(reps, o.alpha);
