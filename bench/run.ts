@@ -1,0 +1,399 @@
+/**
+ * The bench driver (`npm run build && npm run bench`). Runs every case in its own child process
+ * (node dist/bench/cases/<case>.js ...), so peak memory is per case, repeats each measurement
+ * (default 3 times) and reports the median, prints a table and merges the results into
+ * bench/out/results.json. Data files are generated once into bench/out/data/ and reused.
+ *
+ *   --quick            smoke sizes: 1e6-row Arrow log for the point case, 1e5 rows elsewhere
+ *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats;
+ *                      bootstrap-kernel (a diagnostic: the kernel and the worker pool alone) runs only when named
+ *   --repeats <n>      measurements per variant (default 3; the median is reported)
+ *   --max-busy <c>     before each measurement wait while other processes keep more than c cores
+ *                      busy (default 0.5) ...
+ *   --max-wait <s>     ... but at most s seconds (default 60); the busy level is recorded either way
+ *   --max-others <c>   after each measurement, the cores other processes kept busy during it are
+ *                      computed (/proc/stat busy time minus the case's own CPU time); above c
+ *                      (default 0.3) the run is discarded and redone, at most --retries times
+ *                      (default 2); discarded runs stay in results.json
+ *   --naive-columns    also time the naive bootstrap that recomputes DR from the raw columns
+ *   --profile          instead of timing, run each variant once under `node --cpu-prof` and print
+ *                      where the time goes (profiles in bench/out/prof/)
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { busyCores, cpuTimes, CASES_DIR, dataPath, OUT_DIR, parseArgs, ROOT, round, type BenchFormat, type CaseResult } from './lib/common.js';
+import { formatSummary, summarizeProfile } from './prof-summary.js';
+
+const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'bootstrap-kernel'] as const;
+/** Diagnostic cases: run only when named with --only. */
+const OPT_IN: readonly string[] = ['bootstrap-kernel'];
+type CaseName = (typeof CASES)[number];
+const FORMATS: readonly BenchFormat[] = ['arrow', 'parquet', 'csv', 'jsonl'];
+
+interface Job {
+  case: CaseName;
+  variant: string;
+  rows: number;
+  script: string;
+  args: string[];
+  /** Run with python3 instead of node (the numpy reference loop). */
+  python?: boolean;
+  /** Seconds to beat, from issue 3. */
+  target?: number;
+}
+
+interface Measurement extends CaseResult {
+  busyCoresBefore: number | null;
+  /** Cores kept busy by other processes while the case ran. */
+  othersDuring: number | null;
+  load1Before: number;
+  waitedSeconds: number;
+  discarded?: boolean;
+}
+
+interface Summary {
+  case: string;
+  /** The driver's name for the variant (the key in results.json); `variant` is the case's own label. */
+  job: string;
+  variant: string;
+  rows: number;
+  runs: number;
+  medianSeconds: number;
+  minSeconds: number;
+  maxSeconds: number;
+  rowsPerSecond: number;
+  MBPerSecond?: number;
+  fileMB?: number;
+  peakMB: number;
+  target?: number;
+  busyCoresBefore: (number | null)[];
+  othersDuring: (number | null)[];
+  load1Before: number[];
+  /** Every run, in order: seconds, peak memory and (naive case) the same-process ratio. */
+  perRun: Record<string, unknown>[];
+  measuredAt: string;
+  extra: Record<string, unknown>;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const quick = args.has('quick');
+const only = args.get('only')?.split(',').map((s) => s.trim());
+const repeats = Number(args.get('repeats') ?? 3);
+const maxBusy = Number(args.get('max-busy') ?? 0.5);
+const maxWait = Number(args.get('max-wait') ?? 60);
+const profile = args.has('profile');
+const maxOthers = Number(args.get('max-others') ?? 0.3);
+const retries = Number(args.get('retries') ?? 2);
+for (const c of only ?? []) if (!(CASES as readonly string[]).includes(c)) throw new Error(`--only: unknown case '${c}'; cases: ${CASES.join(', ')}`);
+const wanted = (c: CaseName): boolean => (only === undefined ? !OPT_IN.includes(c) : only.includes(c));
+
+const POINT_ROWS = quick ? 1e6 : 1e7;
+const SMALL_ROWS = quick ? 1e5 : 1e6;
+const REPLICATES = 1000;
+const script = (name: string): string => join(CASES_DIR, `${name}.js`);
+
+function jobs(): Job[] {
+  const out: Job[] = [];
+  if (wanted('point-1e7-arrow')) {
+    const file = dataPath(POINT_ROWS, 'arrow');
+    for (const variant of ['raw', 'raw-fresh', 'read', 'lib', 'cli']) {
+      out.push({ case: 'point-1e7-arrow', variant, rows: POINT_ROWS, script: script('point-1e7-arrow'), args: ['--file', file, '--variant', variant, '--rows', String(POINT_ROWS)], target: variant === 'lib' || variant === 'cli' ? 2 : undefined });
+    }
+  }
+  if (wanted('bootstrap-dr-1e6')) {
+    for (const threads of [1, 2]) {
+      out.push({ case: 'bootstrap-dr-1e6', variant: `threads=${threads}`, rows: SMALL_ROWS, script: script('bootstrap-dr-1e6'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--threads', String(threads)], target: 1.5 });
+    }
+  }
+  if (wanted('bootstrap-dr-naive-1e6')) {
+    out.push({ case: 'bootstrap-dr-naive-1e6', variant: 'naive', rows: SMALL_ROWS, script: script('bootstrap-dr-naive-1e6'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--mode', 'terms'] });
+    if (args.has('naive-columns')) {
+      out.push({ case: 'bootstrap-dr-naive-1e6', variant: 'naive-columns', rows: SMALL_ROWS, script: script('bootstrap-dr-naive-1e6'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--mode', 'columns'] });
+    }
+    if (hasNumpy()) {
+      out.push({ case: 'bootstrap-dr-naive-1e6', variant: 'numpy', rows: SMALL_ROWS, script: join(ROOT, 'bench', 'naive_numpy.py'), args: ['--csv', dataPath(SMALL_ROWS, 'csv'), '--replicates', String(REPLICATES)], python: true });
+    } else {
+      process.stderr.write('python3 with numpy not found: skipping the numpy reference loop of bootstrap-dr-naive-1e6\n');
+    }
+  }
+  if (wanted('bootstrap-kernel')) {
+    out.push({ case: 'bootstrap-kernel', variant: 'interleaved', rows: SMALL_ROWS, script: script('bootstrap-kernel'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES)] });
+  }
+  if (wanted('point-1e6-formats')) {
+    for (const format of FORMATS) {
+      for (const variant of ['read', 'lib']) {
+        out.push({ case: 'point-1e6-formats', variant: `${format} ${variant}`, rows: SMALL_ROWS, script: script('point-1e6-formats'), args: ['--file', dataPath(SMALL_ROWS, format), '--variant', variant] });
+      }
+    }
+  }
+  // The targets are for the full sizes only.
+  if (quick) for (const j of out) j.target = undefined;
+  return out;
+}
+
+function hasNumpy(): boolean {
+  return spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+}
+
+function dataNeeded(): { rows: number; format: BenchFormat }[] {
+  const need: { rows: number; format: BenchFormat }[] = [];
+  if (wanted('point-1e7-arrow')) need.push({ rows: POINT_ROWS, format: 'arrow' });
+  if (wanted('bootstrap-dr-naive-1e6') && hasNumpy()) need.push({ rows: SMALL_ROWS, format: 'csv' });
+  if (wanted('point-1e6-formats')) for (const format of FORMATS) if (!need.some((d) => d.rows === SMALL_ROWS && d.format === format)) need.push({ rows: SMALL_ROWS, format });
+  return need;
+}
+
+/** Runs one case child (node, or python3 for the numpy loop); returns its JSON line. */
+function runChild(file: string, childArgs: readonly string[], nodeArgs: readonly string[] = [], env?: NodeJS.ProcessEnv, python = false): Promise<CaseResult> {
+  return new Promise((resolve, reject) => {
+    const [cmd, argv] = python ? ['python3', [file, ...childArgs]] : [process.execPath, ['--expose-gc', ...nodeArgs, file, ...childArgs]];
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`${file} ${childArgs.join(' ')} exited with ${code}\n${stderr.trim()}`));
+        return;
+      }
+      resolve(JSON.parse(line) as CaseResult);
+    });
+  });
+}
+
+async function waitForQuiet(): Promise<{ busy: number | null; waited: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const busy = (await busyCores(1000)) ?? null;
+    const waited = (Date.now() - t0) / 1000;
+    if (busy === null || busy <= maxBusy || waited >= maxWait) return { busy: busy === null ? null : round(busy, 2), waited: round(waited, 1) };
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const peakOf = (r: CaseResult): number => (typeof r.cliMaxRssMB === 'number' ? r.cliMaxRssMB : r.maxRssMB);
+
+function summarize(job: Job, runs: Measurement[], discarded: Measurement[]): Summary {
+  const secs = runs.map((r) => r.seconds);
+  const med = median(secs);
+  // The run whose time is the median carries the case's other numbers.
+  const mid = runs[secs.indexOf([...secs].sort((a, b) => a - b)[(secs.length - 1) >> 1])];
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(mid)) {
+    if (!['case', 'variant', 'seconds', 'rows', 'rowsPerSecond', 'maxRssMB', 'busyCoresBefore', 'othersDuring', 'load1Before', 'waitedSeconds', 'MBPerSecond', 'fileMB'].includes(k)) extra[k] = v;
+  }
+  if (job.variant.startsWith('naive')) extra.medianRatioSameProcess = median(runs.map((r) => r.ratioSameProcess as number));
+  const fileMB = typeof mid.fileMB === 'number' ? mid.fileMB : undefined;
+  return {
+    case: job.case,
+    job: job.variant,
+    variant: mid.variant ?? job.variant,
+    rows: mid.rows,
+    runs: runs.length,
+    medianSeconds: med,
+    minSeconds: Math.min(...secs),
+    maxSeconds: Math.max(...secs),
+    rowsPerSecond: mid.rows / med,
+    MBPerSecond: fileMB === undefined ? undefined : fileMB / med,
+    fileMB,
+    peakMB: Math.max(...runs.map(peakOf)),
+    target: job.target,
+    busyCoresBefore: runs.map((r) => r.busyCoresBefore),
+    othersDuring: runs.map((r) => r.othersDuring),
+    load1Before: runs.map((r) => r.load1Before),
+    perRun: [...discarded, ...runs].map((r) => {
+      const o: Record<string, unknown> = { seconds: round(r.seconds, 4), peakMB: peakOf(r), busyCoresBefore: r.busyCoresBefore, othersDuring: r.othersDuring, load1Before: r.load1Before, discarded: r.discarded === true };
+      if (r.ratioSameProcess !== undefined) Object.assign(o, { oursSecondsSameProcess: r.oursSecondsSameProcess, ratioSameProcess: r.ratioSameProcess, replicatesRun: r.replicatesRun });
+      return o;
+    }),
+    measuredAt: new Date().toISOString(),
+    extra,
+  };
+}
+
+function fmtRate(x: number | undefined, unit: string): string {
+  if (x === undefined) return '';
+  if (x >= 1e6) return `${(x / 1e6).toFixed(1)}M${unit}`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(0)}k${unit}`;
+  return `${x.toFixed(1)}${unit}`;
+}
+
+function table(rows: readonly Summary[]): string {
+  const head = ['case', 'variant', 'rows', 'median s', 'min-max s', 'rows/s', 'MB/s', 'peak MB', 'target', 'other cores busy'];
+  const body = rows.map((s) => [
+    s.case,
+    s.variant,
+    s.rows.toExponential(0).replace('+', ''),
+    s.medianSeconds.toFixed(3),
+    `${s.minSeconds.toFixed(2)}-${s.maxSeconds.toFixed(2)}`,
+    fmtRate(s.rowsPerSecond, ''),
+    s.MBPerSecond === undefined ? '' : s.MBPerSecond.toFixed(0),
+    s.peakMB.toFixed(0),
+    s.target === undefined ? '' : s.medianSeconds <= s.target ? `< ${s.target} s ok` : `> ${s.target} s MISS x${(s.medianSeconds / s.target).toFixed(2)}`,
+    s.othersDuring.map((b) => (b === null ? '?' : b.toFixed(2))).join(' '),
+  ]);
+  const widths = head.map((h, j) => Math.max(h.length, ...body.map((r) => r[j].length)));
+  const line = (cells: readonly string[]) => cells.map((c, j) => c.padEnd(widths[j])).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function git(args: readonly string[]): string | undefined {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function machine(): Record<string, unknown> {
+  const cpus = os.cpus();
+  const dirty = git(['status', '--porcelain', '--untracked-files=no']);
+  return {
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    uncommittedFiles: dirty === undefined ? undefined : dirty.split('\n').filter((l) => l !== '').length,
+    cores: cpus.length,
+    cpuModel: cpus[0]?.model,
+    memoryGB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadavg: os.loadavg().map((x) => round(x, 2)),
+  };
+}
+
+async function prepareData(): Promise<void> {
+  for (const d of dataNeeded()) {
+    const path = dataPath(d.rows, d.format);
+    if (existsSync(path)) continue;
+    process.stderr.write(`generating ${path} ...\n`);
+    const r = await runChild(script('make-data'), ['--rows', String(d.rows), '--format', d.format]);
+    process.stderr.write(`  ${r.rows} rows, ${(r.fileMB as number).toFixed(0)} MB in ${r.seconds.toFixed(1)} s\n`);
+  }
+}
+
+async function runProfiles(list: readonly Job[]): Promise<void> {
+  const base = join(OUT_DIR, 'prof');
+  for (const job of list) {
+    if (job.python === true) continue;
+    const dir = join(base, `${job.case}-${job.variant.replace(/[^\w=.-]+/g, '_')}-${job.rows}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const q = await waitForQuiet();
+    // node refuses --cpu-prof in NODE_OPTIONS; the cli variant passes BENCH_CLI_NODE_ARGS to the CLI's process.
+    const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+    const r = await runChild(job.script, job.args, prof, { ...process.env, BENCH_CLI_NODE_ARGS: prof.join(' ') });
+    process.stdout.write(`\n=== ${job.case} ${job.variant}: ${r.seconds.toFixed(3)} s under the profiler (busy cores before: ${q.busy ?? '?'})\n`);
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile')).sort()) {
+      const s = summarizeProfile(join(dir, f), 20);
+      if (s.wallMs < 50) continue;
+      process.stdout.write(formatSummary(s) + '\n');
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  mkdirSync(OUT_DIR, { recursive: true });
+  const list = jobs();
+  const started = machine();
+  process.stderr.write(`bench: ${list.length} variants x ${profile ? 1 : repeats}; ${started.cores} cores, node ${started.node}, load ${(started.loadavg as number[]).join(' ')}\n`);
+  await prepareData();
+  if (profile) {
+    await runProfiles(list);
+    return;
+  }
+  const summaries: Summary[] = [];
+  for (const job of list) {
+    const runs: Measurement[] = [];
+    const discarded: Measurement[] = [];
+    for (let k = 0; k < repeats; k++) {
+      for (let attempt = 0; ; attempt++) {
+        const q = await waitForQuiet();
+        const load1Before = round(os.loadavg()[0], 2);
+        const a = cpuTimes();
+        const t0 = performance.now();
+        const r = await runChild(job.script, job.args, [], undefined, job.python);
+        const wall = (performance.now() - t0) / 1000;
+        const b = cpuTimes();
+        let othersDuring: number | null = null;
+        if (a !== undefined && b !== undefined && b.total > a.total) {
+          const busyCoreSeconds = ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length * wall;
+          const own = Number(r.cpuSeconds ?? 0) + Number(r.cliCpuSeconds ?? 0);
+          othersDuring = round(Math.max(0, busyCoreSeconds - own) / wall, 2);
+        }
+        const m: Measurement = { ...r, busyCoresBefore: q.busy, othersDuring, load1Before, waitedSeconds: q.waited };
+        const noisy = othersDuring !== null && othersDuring > maxOthers;
+        process.stderr.write(
+          `  ${job.case} ${job.variant} #${k + 1}: ${r.seconds.toFixed(3)} s, peak ${peakOf(r).toFixed(0)} MB (other cores busy: ${q.busy ?? '?'} before, ${othersDuring ?? '?'} during; load1 ${load1Before})` +
+            (noisy ? (attempt < retries ? ' -> discarded, redo' : ' -> kept (out of retries)') : '') +
+            '\n',
+        );
+        if (noisy && attempt < retries) {
+          discarded.push({ ...m, discarded: true });
+          continue;
+        }
+        runs.push(m);
+        break;
+      }
+    }
+    summaries.push(summarize(job, runs, discarded));
+  }
+  const finished = machine();
+  process.stdout.write('\n' + table(summaries) + '\n');
+  for (const s of summaries) {
+    if (s.case !== 'bootstrap-kernel') continue;
+    const v = s.extra.variants as Record<string, { median: number; min: number; nsPerRowReplicate: number }>;
+    process.stdout.write(`\nbootstrap-kernel (median run; each variant's median over ${String(s.extra.rounds)} interleaved rounds):\n`);
+    for (const [k, x] of Object.entries(v)) process.stdout.write(`  ${k.padEnd(12)} ${x.median.toFixed(3)} s (min ${x.min.toFixed(3)}), ${x.nsPerRowReplicate.toFixed(2)} ns per row-replicate\n`);
+  }
+
+  const ratios: Record<string, number> = {};
+  const find = (c: string, v: string) => summaries.find((s) => s.case === c && s.variant.startsWith(v));
+  const naive = find('bootstrap-dr-naive-1e6', 'naive JS') ?? find('bootstrap-dr-naive-1e6', 'naive');
+  if (naive !== undefined) {
+    ratios.naiveOverOursSameProcess = naive.extra.medianRatioSameProcess as number;
+    const t1 = find('bootstrap-dr-1e6', 'threads=1');
+    const t2 = find('bootstrap-dr-1e6', 'threads=2');
+    if (t1 !== undefined) ratios.naiveOverOursThreads1 = naive.medianSeconds / t1.medianSeconds;
+    if (t2 !== undefined) ratios.naiveOverOursThreads2 = naive.medianSeconds / t2.medianSeconds;
+    const numpy = find('bootstrap-dr-naive-1e6', 'numpy');
+    if (numpy !== undefined && t1 !== undefined) ratios.numpyOverOursThreads1 = numpy.medianSeconds / t1.medianSeconds;
+    if (numpy !== undefined && t2 !== undefined) ratios.numpyOverOursThreads2 = numpy.medianSeconds / t2.medianSeconds;
+    process.stdout.write(
+      `\nnaive / ours (1000 replicates of dr, ${naive.rows} rows${naive.extra.scaled === true ? `; naive ran ${String(naive.extra.replicatesRun)} and was scaled` : ''}): ` +
+        Object.entries(ratios).map(([k, v]) => `${k} ${v.toFixed(1)}x`).join(', ') +
+        '\n',
+    );
+  }
+
+  // Merge into results.json by (case, variant, rows): --only and --quick runs update their own entries.
+  const file = join(OUT_DIR, 'results.json');
+  let previous: { results?: Record<string, Summary> } = {};
+  if (existsSync(file)) {
+    try {
+      previous = JSON.parse(readFileSync(file, 'utf8')) as typeof previous;
+    } catch {
+      previous = {};
+    }
+  }
+  const results: Record<string, Summary> = { ...(previous.results ?? {}) };
+  for (const s of summaries) results[`${s.case} | ${s.job} | ${s.rows}`] = s;
+  const doc = { updatedAt: new Date().toISOString(), machine: { ...started, loadavgAtStart: started.loadavg, loadavgAtEnd: finished.loadavg }, repeats, quick, ratios, results };
+  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+  process.stdout.write(`\nload average at start ${(started.loadavg as number[]).join(' ')}, at end ${(finished.loadavg as number[]).join(' ')}; results in ${file}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
