@@ -1,3 +1,4 @@
+import { POISSON_KERNEL_WASM_BASE64 } from './poisson-kernel-wasm.js';
 import { CELL_SHIFT, MIX_MUL_1, MIX_MUL_2, POISSON1_CELLS, POISSON1_THRESHOLDS, clusterHash, replicateKey, seedKey } from './hash.js';
 
 /**
@@ -35,9 +36,9 @@ export function blockClusterHashes(plan: PoissonPlan, n: number, rowOffset: numb
 type Kernel = (repKeys: Uint32Array, replicates: number, hashes: Uint32Array, n: number, cols: readonly Float64Array[], out: Float64Array, cells: Uint8Array, thresholds: readonly number[]) => void;
 
 /**
- * The hot loop runs n x B times, so it is compiled once per column count M with one pair of
- * scalar accumulators per column (no inner loop over columns, no weight buffer): 2.5 ns per
- * (row, replicate) against 5 ns for the loop-over-columns form. Rows alternate between two
+ * The JavaScript form of the hot loop (the reference for the WebAssembly kernel below, which is
+ * what runs). It is compiled once per column count M with one pair of scalar accumulators per
+ * column (no inner loop over columns, no weight buffer). Rows alternate between two
  * accumulators to halve the floating-point add latency chain; the summation order is still fixed
  * by the row's position in its canonical block (even rows, odd rows, then their sum), so results
  * stay bit-identical across batchings. Counts are small integers, summed exactly.
@@ -93,15 +94,69 @@ function compileKernel(M: number): Kernel {
 
 const kernels = new Map<number, Kernel>();
 
-/**
- * out[b * (M + 1)] = sum_i W_ib, out[b * (M + 1) + 1 + j] = sum_i W_ib cols[j][i], summed in the
- * canonical order described at compileKernel.
- */
-export function poissonBlockSums(plan: PoissonPlan, hashes: Uint32Array, n: number, cols: readonly Float64Array[], out: Float64Array): void {
+/** The JavaScript kernel: the reference the WebAssembly one must match bit for bit (tests check it). */
+export function poissonBlockSumsJs(plan: PoissonPlan, hashes: Uint32Array, n: number, cols: readonly Float64Array[], out: Float64Array): void {
   let kernel = kernels.get(cols.length);
   if (kernel === undefined) {
     kernel = compileKernel(cols.length);
     kernels.set(cols.length, kernel);
   }
   kernel(plan.repKeys, plan.replicates, hashes, n, cols, out, POISSON1_CELLS, POISSON1_THRESHOLDS);
+}
+
+interface WasmKernel {
+  readonly memory: WebAssembly.Memory;
+  readonly weights: (hashes: number, n: number, key: number, w: number) => number;
+  readonly dot: (w: number, c: number, n: number) => number;
+}
+
+/**
+ * The WebAssembly SIMD kernel (src/stats/poisson-kernel.wat): four rows per instruction for the
+ * hash and the Poisson draw (12 unsigned compares instead of a table lookup), two per instruction
+ * for the weighted sums, in the same summation order as the JavaScript kernel. One instance per
+ * thread; layout: hashes, then the weights, then the columns, one block each.
+ */
+let wasm: WasmKernel | undefined;
+
+function wasmKernel(): WasmKernel {
+  if (wasm === undefined) {
+    const module = new WebAssembly.Module(Buffer.from(POISSON_KERNEL_WASM_BASE64, 'base64'));
+    const exports = new WebAssembly.Instance(module).exports as unknown as WasmKernel;
+    wasm = exports;
+  }
+  return wasm;
+}
+
+/**
+ * out[b * (M + 1)] = sum_i W_ib, out[b * (M + 1) + 1 + j] = sum_i W_ib cols[j][i], summed in the
+ * canonical order described at compileKernel. Runs the WebAssembly kernel (the same bits as the
+ * JavaScript one, several times faster).
+ */
+export function poissonBlockSums(plan: PoissonPlan, hashes: Uint32Array, n: number, cols: readonly Float64Array[], out: Float64Array): void {
+  const k = wasmKernel();
+  const M = cols.length;
+  const hashesAt = 0;
+  const weightsAt = align16(n * 4);
+  const colsAt = weightsAt + align16(n * 8);
+  const bytes = colsAt + M * align16(n * 8);
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  const mem = k.memory.buffer;
+  new Uint32Array(mem, hashesAt, n).set(hashes.subarray(0, n));
+  const colAt: number[] = [];
+  for (let j = 0; j < M; j++) {
+    const at = colsAt + j * align16(n * 8);
+    new Float64Array(mem, at, n).set(cols[j].subarray(0, n));
+    colAt.push(at);
+  }
+  const stride = M + 1;
+  for (let b = 0; b < plan.replicates; b++) {
+    const base = b * stride;
+    out[base] = k.weights(hashesAt, n, plan.repKeys[b] | 0, weightsAt);
+    for (let j = 0; j < M; j++) out[base + 1 + j] = k.dot(weightsAt, colAt[j], n);
+  }
+}
+
+function align16(bytes: number): number {
+  return Math.ceil(bytes / 16) * 16;
 }
