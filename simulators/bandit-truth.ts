@@ -8,6 +8,7 @@
 import { dot, targetName, targetPolicyInto } from './bandit-policies.js';
 import { expectedRewardsInto, loggingPolicyInto, makeBanditWorld, resolveBanditConfig, type BanditSynthConfig, type SynthBatch } from './bandit-world.js';
 import { BLOCK_ROWS, blockStream, type RandomStream } from './random-streams.js';
+import { RunningMoments } from './running-moments.js';
 
 /** Neumaier summation: the sample truth over 1e7 rows keeps ~15 digits instead of ~9. */
 class CompensatedSum {
@@ -63,25 +64,6 @@ export class SampleTruthAccumulator {
       logging: this.logging.total() / n,
       targets: this.targets.map((s) => s.total() / n),
     };
-  }
-}
-
-/** Welford's running mean and variance. */
-class RunningMoments {
-  private count = 0;
-  private mean = 0;
-  private m2 = 0;
-
-  add(v: number): void {
-    this.count++;
-    const delta = v - this.mean;
-    this.mean += delta / this.count;
-    this.m2 += delta * (v - this.mean);
-  }
-
-  /** The mean and the standard error of the mean. */
-  estimate(): PolicyValue {
-    return { value: this.mean, se: Math.sqrt(this.m2 / (this.count - 1) / this.count) };
   }
 }
 

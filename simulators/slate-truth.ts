@@ -13,6 +13,7 @@ import { BLOCK_ROWS, blockStream, type RandomStream } from './random-streams.js'
 import { bernsteinInterval, resolveSlateConfig, slateTargetName, unionLogTerm, type MarginalErrorStatement, type SlateSynthConfig } from './slate-config.js';
 import { newRewardModel } from './slate-rewards.js';
 import { clicksInto, makeSlatePolicies, makeSlateWorld, type SlateSynthBatch, type SlateTargetColumns } from './slate-world.js';
+import { RunningMoments } from './running-moments.js';
 
 /** Neumaier summation (as in bandit-truth.ts): sums over 1e7 slates keep ~15 digits. */
 class CompensatedSum {
@@ -149,24 +150,6 @@ export class SlateSampleTruthAccumulator {
       targets: this.targets.map((t) => ({ value: t.value.total() / n, se: se(t.variance), iipsErrorBound: t.iips.total() / n })),
       loggedItemPositionErrorBound: this.epsilon * this.maxRange,
     };
-  }
-}
-
-/** Welford's running mean and variance. */
-class RunningMoments {
-  private count = 0;
-  private mean = 0;
-  private m2 = 0;
-
-  add(v: number): void {
-    this.count++;
-    const delta = v - this.mean;
-    this.mean += delta / this.count;
-    this.m2 += delta * (v - this.mean);
-  }
-
-  estimate(): EstimatedValue {
-    return { value: this.mean, se: Math.sqrt(this.m2 / (this.count - 1) / this.count) };
   }
 }
 

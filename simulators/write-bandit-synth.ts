@@ -6,15 +6,14 @@
  * in one pass over the generator, all files at once, in bounded memory. truth.json is written last,
  * so its presence means the run is complete.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../src/data/errors.js';
-import { writeFileAtomic, writeTable, type OutBatch, type OutColumnSpec } from '../src/data/write-log.js';
+import { writeFileAtomic, writeTable, type OutColumnSpec } from '../src/data/write-log.js';
 import { TOOL_VERSION } from '../src/version.js';
 import type { TargetSpec } from './bandit-policies.js';
 import { populationTruth, SampleTruthAccumulator } from './bandit-truth.js';
 import { generateBanditLog, resolveBanditConfig, type BanditSynthConfig, type ResolvedBanditSynthConfig, type SynthBatch } from './bandit-world.js';
 import { fanOut } from './fan-out.js';
+import { createOutputDir, mapBatches } from './synth-output.js';
 
 export type SynthFormat = 'arrow' | 'parquet' | 'csv' | 'jsonl';
 
@@ -85,20 +84,6 @@ function policySchema(K: number): OutColumnSpec[] {
     { name: 'action_dist', kind: 'list', width: K },
     { name: 'target_propensity', kind: 'float64' },
   ];
-}
-
-/** A bad --out is the user's mistake (exit 2, one line), like an unwritable file in writeTable. */
-async function createOutputDir(outDir: string): Promise<void> {
-  try {
-    await mkdir(outDir, { recursive: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
-    throw new InputError(`cannot create the output directory (${code})`, { file: outDir });
-  }
-}
-
-async function* mapBatches(batches: AsyncIterable<SynthBatch>, toOut: (b: SynthBatch) => OutBatch): AsyncGenerator<OutBatch, void, undefined> {
-  for await (const b of batches) yield toOut(b);
 }
 
 export async function writeBanditSynth(config: BanditSynthConfig, options: WriteBanditSynthOptions): Promise<BanditSynthResult> {

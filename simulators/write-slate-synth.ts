@@ -9,9 +9,7 @@
  * in one pass over the generator, all files at once, in bounded memory; every file is written
  * atomically and truth.json last, so its presence means the run is complete.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../src/data/errors.js';
 import { writeFileAtomic, writeTable, type OutBatch, type OutColumnSpec } from '../src/data/write-log.js';
 import { TOOL_VERSION } from '../src/version.js';
 import { fanOut } from './fan-out.js';
@@ -31,6 +29,7 @@ import { examinationProbabilities } from './slate-rewards.js';
 import { SlateSampleTruthAccumulator, slatePopulationTruth } from './slate-truth.js';
 import { generateSlateLog, type SlateSynthBatch } from './slate-world.js';
 import type { SynthFormat } from './write-bandit-synth.js';
+import { createOutputDir, mapBatches } from './synth-output.js';
 
 export interface WriteSlateSynthOptions {
   readonly outDir: string;
@@ -165,20 +164,6 @@ export function slatePolicyColumns(b: SlateSynthBatch, target: number): OutBatch
       action_dist: t.actionDist,
     },
   };
-}
-
-/** A bad --out is the user's mistake (exit 2, one line), like an unwritable file in writeTable. */
-async function createOutputDir(outDir: string): Promise<void> {
-  try {
-    await mkdir(outDir, { recursive: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
-    throw new InputError(`cannot create the output directory (${code})`, { file: outDir });
-  }
-}
-
-async function* mapBatches(batches: AsyncIterable<SlateSynthBatch>, toOut: (b: SlateSynthBatch) => OutBatch): AsyncGenerator<OutBatch, void, undefined> {
-  for await (const b of batches) yield toOut(b);
 }
 
 export async function writeSlateSynth(config: SlateSynthConfig, options: WriteSlateSynthOptions): Promise<SlateSynthResult> {
