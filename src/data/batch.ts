@@ -36,6 +36,15 @@ export interface LogBatch {
   readonly qHat?: ListColumn;
   readonly qHatLogged?: Float64Array;
   readonly qHatTarget?: Float64Array;
+  /**
+   * Slate logs, one row per (slate, position): the logger's probability of this item at this
+   * position, and of the slate's prefix up to and including this position (`propensity` is then
+   * the probability of the whole slate); the target's, when carried inline.
+   */
+  readonly propensityItemPosition?: Float64Array;
+  readonly propensityCascade?: Float64Array;
+  readonly targetPropensityItemPosition?: Float64Array;
+  readonly targetPropensityCascade?: Float64Array;
   readonly context?: ListColumn;
   /** Seconds since epoch (NaN when missing) for label maturity. */
   readonly eventTs?: Float64Array;
@@ -54,4 +63,7 @@ export interface PolicyBatch {
   readonly targetPropensity?: Float64Array;
   readonly actionDist?: ListColumn;
   readonly qHatTarget?: Float64Array;
+  /** Slate targets: pi(item at position) and pi(prefix up to and including the position). */
+  readonly targetPropensityItemPosition?: Float64Array;
+  readonly targetPropensityCascade?: Float64Array;
 }

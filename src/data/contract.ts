@@ -28,6 +28,10 @@ const LOG_COLUMNS = [
   'event_ts',
   'reward_ts',
   'target_propensity',
+  'propensity_item_position',
+  'propensity_cascade',
+  'target_propensity_item_position',
+  'target_propensity_cascade',
   'action_dist',
   'q_hat',
   'q_hat_logged',
@@ -36,7 +40,7 @@ const LOG_COLUMNS = [
   ...STRING_COLUMNS,
 ] as const;
 
-const POLICY_COLUMNS = ['target_propensity', 'action_dist', 'q_hat_target'] as const;
+const POLICY_COLUMNS = ['target_propensity', 'target_propensity_item_position', 'target_propensity_cascade', 'action_dist', 'q_hat_target'] as const;
 
 /** Every name `--columns new=old` accepts on the left. */
 export const CONTRACT_COLUMNS: readonly string[] = LOG_COLUMNS;
@@ -294,6 +298,20 @@ export class ContractMapper {
         if (!(p >= 0 && p <= 1 + PROB_TOL)) fail(c, i, `target_propensity must be in [0, 1], got ${p}`);
       }
     });
+    // Slate logs (DESIGN.md §2): the logger's marginal and prefix probabilities are propensities,
+    // the target's are probabilities that may be 0.
+    for (const [field, key] of [['propensity_item_position', 'propensityItemPosition'], ['propensity_cascade', 'propensityCascade']] as const) {
+      scalar(field, key, (v, nums, c) => {
+        requireValues(nums, c, field);
+        for (let i = 0; i < n; i++) if (!(v[i] > 0 && v[i] <= 1 + PROB_TOL)) fail(c, i, `${field} must be in (0, 1], got ${v[i]}`);
+      });
+    }
+    for (const [field, key] of [['target_propensity_item_position', 'targetPropensityItemPosition'], ['target_propensity_cascade', 'targetPropensityCascade']] as const) {
+      scalar(field, key, (v, nums, c) => {
+        requireValues(nums, c, field);
+        for (let i = 0; i < n; i++) if (!(v[i] >= 0 && v[i] <= 1 + PROB_TOL)) fail(c, i, `${field} must be in [0, 1], got ${v[i]}`);
+      });
+    }
     for (const [field, key] of [['q_hat_logged', 'qHatLogged'], ['q_hat_target', 'qHatTarget']] as const) {
       scalar(field, key, (v, nums, c) => {
         requireValues(nums, c, field);

@@ -89,6 +89,8 @@ class FilePolicySource implements PolicySource {
         targetPropensity: f64(set, 'targetPropensity'),
         actionDist: list(set, 'actionDist'),
         qHatTarget: f64(set, 'qHatTarget'),
+        targetPropensityItemPosition: f64(set, 'targetPropensityItemPosition'),
+        targetPropensityCascade: f64(set, 'targetPropensityCascade'),
       };
     }
   }
@@ -205,6 +207,10 @@ function toLogBatch(source: string, rowOffset: number, set: ColumnSet): LogBatch
     qHat: list(set, 'qHat'),
     qHatLogged: f64(set, 'qHatLogged'),
     qHatTarget: f64(set, 'qHatTarget'),
+    propensityItemPosition: f64(set, 'propensityItemPosition'),
+    propensityCascade: f64(set, 'propensityCascade'),
+    targetPropensityItemPosition: f64(set, 'targetPropensityItemPosition'),
+    targetPropensityCascade: f64(set, 'targetPropensityCascade'),
     context: list(set, 'context'),
     eventTs: f64(set, 'eventTs'),
     rewardTs: f64(set, 'rewardTs'),

@@ -10,7 +10,14 @@ export type PolicyInput =
 /** The target columns carried in the log (`target_propensity`, `action_dist`, `q_hat_target`). */
 export function inlinePolicy(log: LogBatch): PolicyBatch | undefined {
   if (log.targetPropensity === undefined && log.actionDist === undefined) return undefined;
-  return { n: log.n, targetPropensity: log.targetPropensity, actionDist: log.actionDist, qHatTarget: log.qHatTarget };
+  return {
+    n: log.n,
+    targetPropensity: log.targetPropensity,
+    actionDist: log.actionDist,
+    qHatTarget: log.qHatTarget,
+    targetPropensityItemPosition: log.targetPropensityItemPosition,
+    targetPropensityCascade: log.targetPropensityCascade,
+  };
 }
 
 /**

@@ -44,6 +44,10 @@ function sliceLog(b: LogBatch, start: number, end: number): LogBatch {
     qHat: sliceList(b.qHat, start, end),
     qHatLogged: sub(b.qHatLogged),
     qHatTarget: sub(b.qHatTarget),
+    propensityItemPosition: sub(b.propensityItemPosition),
+    propensityCascade: sub(b.propensityCascade),
+    targetPropensityItemPosition: sub(b.targetPropensityItemPosition),
+    targetPropensityCascade: sub(b.targetPropensityCascade),
     context: sliceList(b.context, start, end),
     eventTs: sub(b.eventTs),
     rewardTs: sub(b.rewardTs),
@@ -57,6 +61,8 @@ function slicePolicy(p: PolicyBatch, start: number, end: number): PolicyBatch {
     targetPropensity: p.targetPropensity?.subarray(start, end),
     actionDist: sliceList(p.actionDist, start, end),
     qHatTarget: p.qHatTarget?.subarray(start, end),
+    targetPropensityItemPosition: p.targetPropensityItemPosition?.subarray(start, end),
+    targetPropensityCascade: p.targetPropensityCascade?.subarray(start, end),
   };
 }
 
@@ -104,6 +110,10 @@ function concatLog(parts: readonly LogBatch[]): LogBatch {
     qHat: concatList(parts.map((p) => p.qHat)),
     qHatLogged: concatTyped(parts.map((p) => p.qHatLogged), f64),
     qHatTarget: concatTyped(parts.map((p) => p.qHatTarget), f64),
+    propensityItemPosition: concatTyped(parts.map((p) => p.propensityItemPosition), f64),
+    propensityCascade: concatTyped(parts.map((p) => p.propensityCascade), f64),
+    targetPropensityItemPosition: concatTyped(parts.map((p) => p.targetPropensityItemPosition), f64),
+    targetPropensityCascade: concatTyped(parts.map((p) => p.targetPropensityCascade), f64),
     context: concatList(parts.map((p) => p.context)),
     eventTs: concatTyped(parts.map((p) => p.eventTs), f64),
     rewardTs: concatTyped(parts.map((p) => p.rewardTs), f64),
@@ -119,6 +129,8 @@ function concatPolicy(parts: readonly PolicyBatch[]): PolicyBatch {
     targetPropensity: concatTyped(parts.map((p) => p.targetPropensity), f64),
     actionDist: concatList(parts.map((p) => p.actionDist)),
     qHatTarget: concatTyped(parts.map((p) => p.qHatTarget), f64),
+    targetPropensityItemPosition: concatTyped(parts.map((p) => p.targetPropensityItemPosition), f64),
+    targetPropensityCascade: concatTyped(parts.map((p) => p.targetPropensityCascade), f64),
   };
 }
 
