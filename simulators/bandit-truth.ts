@@ -8,24 +8,8 @@
 import { dot, targetName, targetPolicyInto } from './bandit-policies.js';
 import { expectedRewardsInto, loggingPolicyInto, makeBanditWorld, resolveBanditConfig, type BanditSynthConfig, type SynthBatch } from './bandit-world.js';
 import { BLOCK_ROWS, blockStream, type RandomStream } from './random-streams.js';
+import { CompensatedSum } from './compensated-sum.js';
 import { RunningMoments } from './running-moments.js';
-
-/** Neumaier summation: the sample truth over 1e7 rows keeps ~15 digits instead of ~9. */
-class CompensatedSum {
-  private sum = 0;
-  private compensation = 0;
-
-  add(v: number): void {
-    const t = this.sum + v;
-    if (Math.abs(this.sum) >= Math.abs(v)) this.compensation += this.sum - t + v;
-    else this.compensation += v - t + this.sum;
-    this.sum = t;
-  }
-
-  total(): number {
-    return this.sum + this.compensation;
-  }
-}
 
 export interface SampleTruth {
   readonly n: number;

@@ -21,6 +21,7 @@ import {
   type TargetSpec,
 } from './bandit-policies.js';
 import { BLOCK_ROWS, blockStream, type RandomStream } from './random-streams.js';
+import { drawItemParameters } from './item-parameters.js';
 
 export type { TargetSpec } from './bandit-policies.js';
 
@@ -123,24 +124,11 @@ export interface BanditWorld {
   readonly minPropensity: number;
 }
 
-/** Spread of the per-action biases: enough that actions differ on average, not so much that one dominates. */
-const BIAS_SD = 0.5;
-
 export function makeBanditWorld(cfg: ResolvedBanditSynthConfig): BanditWorld {
   const K = cfg.actions;
   const d = cfg.dim;
   const rng = blockStream(cfg.seed, 'world', 0);
-  const thetaSd = cfg.rewardScale / Math.sqrt(d);
-  const draw = (length: number, sd: number): Float64Array => {
-    const v = new Float64Array(length);
-    for (let i = 0; i < length; i++) v[i] = sd * rng.normal();
-    return v;
-  };
-  // Draw order is part of the output's definition: changing it changes every seed's world.
-  const theta = draw(K * d, thetaSd);
-  const bias = draw(K, BIAS_SD);
-  const eta = draw(K * d, thetaSd * cfg.loggingPerturbation);
-  const c = draw(K, BIAS_SD * cfg.loggingPerturbation);
+  const { theta, bias, eta, c } = drawItemParameters(rng, K, d, cfg.rewardScale, cfg.loggingPerturbation);
   const loggingTheta = theta.map((t, i) => t + eta[i]);
   const loggingBias = bias.map((b, a) => b + c[a]);
   return { K, d, reward: cfg.reward, theta, bias, loggingTheta, loggingBias, loggingTemperature: cfg.loggingTemperature, minPropensity: cfg.minPropensity };

@@ -13,24 +13,8 @@ import { BLOCK_ROWS, blockStream, type RandomStream } from './random-streams.js'
 import { bernsteinInterval, resolveSlateConfig, slateTargetName, unionLogTerm, type MarginalErrorStatement, type SlateSynthConfig } from './slate-config.js';
 import { newRewardModel } from './slate-rewards.js';
 import { clicksInto, makeSlatePolicies, makeSlateWorld, type SlateSynthBatch, type SlateTargetColumns } from './slate-world.js';
+import { CompensatedSum } from './compensated-sum.js';
 import { RunningMoments } from './running-moments.js';
-
-/** Neumaier summation (as in bandit-truth.ts): sums over 1e7 slates keep ~15 digits. */
-class CompensatedSum {
-  private sum = 0;
-  private compensation = 0;
-
-  add(v: number): void {
-    const t = this.sum + v;
-    if (Math.abs(this.sum) >= Math.abs(v)) this.compensation += this.sum - t + v;
-    else this.compensation += v - t + this.sum;
-    this.sum = t;
-  }
-
-  total(): number {
-    return this.sum + this.compensation;
-  }
-}
 
 export interface EstimatedValue {
   readonly value: number;

@@ -16,6 +16,7 @@
  * depend on the batch size and the first m slates do not depend on n.
  */
 import { BLOCK_ROWS, blockStream, type RandomStream } from './random-streams.js';
+import { drawItemParameters } from './item-parameters.js';
 import {
   isLoggerTarget,
   marginalMethodOf,
@@ -56,8 +57,6 @@ export interface SlateWorld {
   readonly clickBias: number;
 }
 
-/** Spread of the per-item biases: enough that items differ on average, not so much that one dominates. */
-const BIAS_SD = 0.5;
 /** Spread of the factorized family's per-slot affinities. */
 const SLOT_OFFSET_SD = 0.5;
 
@@ -66,17 +65,7 @@ export function makeSlateWorld(cfg: ResolvedSlateSynthConfig): SlateWorld {
   const L = cfg.slateLength;
   const d = cfg.dim;
   const rng = blockStream(cfg.seed, 'slate-world', 0);
-  const thetaSd = cfg.rewardScale / Math.sqrt(d);
-  const draw = (length: number, sd: number): Float64Array => {
-    const v = new Float64Array(length);
-    for (let i = 0; i < length; i++) v[i] = sd * rng.normal();
-    return v;
-  };
-  // Draw order is part of the output's definition: changing it changes every seed's world.
-  const theta = draw(K * d, thetaSd);
-  const bias = draw(K, BIAS_SD);
-  const eta = draw(K * d, thetaSd * cfg.loggingPerturbation);
-  const c = draw(K, BIAS_SD * cfg.loggingPerturbation);
+  const { theta, bias, eta, c, draw } = drawItemParameters(rng, K, d, cfg.rewardScale, cfg.loggingPerturbation);
   const slotOffset = draw(L * K, SLOT_OFFSET_SD);
   const model = newRewardModel(cfg.reward, K, L, cfg.examinationDecay);
   return {
