@@ -22,6 +22,7 @@ import {
 } from './bandit-policies.js';
 import { BLOCK_ROWS, blockStream, type RandomStream } from './random-streams.js';
 import { drawItemParameters } from './item-parameters.js';
+import { requireFinite, requireInteger } from './config-checks.js';
 
 export type { TargetSpec } from './bandit-policies.js';
 
@@ -58,18 +59,6 @@ export type ResolvedBanditSynthConfig = Required<BanditSynthConfig>;
 
 /** int32 columns (action, request_id) bound the number of rows. */
 const MAX_ROWS = 2 ** 31 - 1;
-
-function requireInteger(name: string, value: number, min: number, max: number = Number.MAX_SAFE_INTEGER): void {
-  if (!(Number.isInteger(value) && value >= min && value <= max)) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
-  }
-}
-
-function requireFinite(name: string, value: number, min: number, strict: boolean): void {
-  if (!(Number.isFinite(value) && (strict ? value > min : value >= min))) {
-    throw new RangeError(`${name} must be a finite number ${strict ? '>' : '>='} ${min}, got ${value}`);
-  }
-}
 
 /** Fills in the defaults and checks every field; throws RangeError naming the first bad one. */
 export function resolveBanditConfig(cfg: BanditSynthConfig): ResolvedBanditSynthConfig {
