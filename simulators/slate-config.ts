@@ -1,3 +1,4 @@
+import { requireFinite, requireInteger } from './config-checks.js';
 /**
  * Configuration of the synthetic slate world (issue 4, item 3): what a run is made of, its defaults
  * and its checks. Everything that decides how the output is computed (exact or Monte Carlo item-
@@ -112,18 +113,6 @@ export function slateTargetName(spec: SlateTargetSpec): string {
 /** A target that is the logger itself gets the logger's numbers, bit for bit (also Monte Carlo ones). */
 export function isLoggerTarget(spec: SlateTargetSpec, cfg: Pick<SlateSynthConfig, 'logger' | 'loggingTemperature'>): boolean {
   return spec.kind === cfg.logger && spec.scores === 'logging' && spec.temperature === cfg.loggingTemperature;
-}
-
-function requireInteger(name: string, value: number, min: number, max: number = Number.MAX_SAFE_INTEGER): void {
-  if (!(Number.isInteger(value) && value >= min && value <= max)) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
-  }
-}
-
-function requireFinite(name: string, value: number, min: number, strict: boolean): void {
-  if (!(Number.isFinite(value) && (strict ? value > min : value >= min))) {
-    throw new RangeError(`${name} must be a finite number ${strict ? '>' : '>='} ${min}, got ${value}`);
-  }
 }
 
 /** C(n, r) as a double (exact below 2^53, which is all a buildable lattice needs). */
