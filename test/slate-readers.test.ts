@@ -7,7 +7,18 @@ import type { LogBatch, PolicyBatch } from '../src/data/batch.js';
 import { generateSlateLog, type SlateSynthConfig } from '../simulators/slate-world.js';
 import { writeSlateSynth } from '../simulators/write-slate-synth.js';
 
-const config: SlateSynthConfig = { n: 300, actions: 6, slateLength: 3, dim: 2, logger: 'plackett-luce', reward: 'independent', loggingTemperature: 1, qHatNoise: 0.1, seed: 4, populationSamples: 1000 };
+const config: SlateSynthConfig = {
+  n: 300,
+  actions: 6,
+  slateLength: 3,
+  dim: 2,
+  logger: 'plackett-luce',
+  reward: 'independent',
+  loggingTemperature: 1,
+  qHatNoise: 0.1,
+  seed: 4,
+  populationSamples: 1000,
+};
 
 async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

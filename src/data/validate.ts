@@ -1,5 +1,6 @@
 import type { LogBatch } from './batch.js';
 import { describeSource, type Source } from './contract.js';
+import { SlateChecker } from './slate-checks.js';
 import { InputError } from './errors.js';
 import { FileLogSource, type LogSource, type ScannedBatch } from './read-log.js';
 
@@ -31,6 +32,8 @@ export interface ValidationReport {
   isRanking: boolean;
   /** Distinct request ids, when request_id (or slate_id) and position are present. */
   requests?: number;
+  /** Slates checked against the slate contract (slate logs only). */
+  slates?: number;
   warnings: ValidationWarning[];
   /** Share of rows carrying every column of the release log contract, non-null. */
   contractShare: number;
@@ -94,6 +97,7 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
   let info: ScannedBatch['info'] | undefined;
   let sources: ReadonlyMap<string, Source> = new Map();
   const seen = new PairSeen();
+  let slates: SlateChecker | undefined;
 
   const scan: AsyncIterable<ScannedBatch | { batch: LogBatch; info?: undefined; requestIds?: undefined }> =
     source instanceof FileLogSource ? source.scan(true) : wrap(source.batches());
@@ -128,10 +132,17 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
         }
       }
     }
+    // A slate log carries the slate contract's marginal or prefix propensities; a ranking log that
+    // only groups its rows by slate_id need not show every position.
+    if (requestIds !== undefined && (b.propensityCascade !== undefined || b.propensityItemPosition !== undefined)) {
+      slates ??= new SlateChecker(source.path);
+      slates.add(b, requestIds);
+    }
     fullContract += contractRows(b, sources, requestIds);
     rows += n;
   }
   if (first === undefined) throw new InputError('no rows', { file: source.path });
+  slates?.finish();
 
   const K = first.actionDist?.width ?? first.qHat?.width ?? maxAction + 1;
   const isRanking = first.position !== undefined;
@@ -177,6 +188,7 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
     hasRewardModel: first.qHat !== undefined || first.qHatLogged !== undefined,
     isRanking,
     requests: info !== undefined && hasIds && isRanking ? seen.requests : undefined,
+    slates: slates?.slates,
     warnings,
     contractShare,
     contractMissing: missing,

@@ -42,6 +42,7 @@ export function renderValidation(r: ValidationReport): string {
     `  reward model  ${yes(r.hasRewardModel, from('q_hat', 'q_hat_logged', 'q_hat_target'))}`,
     `  ranking       ${yes(r.isRanking, from('position'))}`,
     ...(r.requests !== undefined ? [`  requests      ${r.requests}`] : []),
+    ...(r.slates !== undefined ? [`  slates        ${r.slates} (positions, joint and cascade propensities consistent)`] : []),
     `  log contract  ${(100 * r.contractShare).toFixed(1)}% of rows carry the full release log contract`,
   ];
   if (r.warnings.length === 0) {
