@@ -13,6 +13,8 @@ export interface RowStatistic {
   readonly needsRewardModel: boolean;
   /** out[i] = t(row i), for i < cols.n. */
   compute(cols: BanditColumns, out: Float64Array): void;
+  /** What the inputs lack for this statistic, in words for the user (undefined: nothing). */
+  missing?(cols: BanditColumns): string | undefined;
 }
 
 /** A diagnostic reported as the mean of a per-row statistic (e.g. share of rows clipped). */

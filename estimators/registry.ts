@@ -9,6 +9,9 @@ import { doublyRobust } from './dr.js';
 import { selfNormalizedDoublyRobust } from './sndr.js';
 import { switchDoublyRobust } from './switch-dr.js';
 import { doublyRobustOptimisticShrinkage } from './dr-os.js';
+import { slateIps } from './slate-ips.js';
+import { independentIps } from './iips.js';
+import { rewardInteractionIps } from './rips.js';
 
 interface Entry {
   /** Parameter names with their defaults, in label order. */
@@ -18,6 +21,8 @@ interface Entry {
   readonly make: (p: Record<string, number>) => Estimator;
   readonly needsRewardModel: boolean;
   readonly summary: string;
+  /** Bandit logs (one row per decision) or slate logs (one row per slate and position). */
+  readonly family: 'bandit' | 'slate';
 }
 
 /**
@@ -26,15 +31,16 @@ interface Entry {
  * row may carry. (OBP's defaults are no-ops: lambda_ = inf for IPS/Switch-DR, 0 for SG-IPS.)
  */
 const REGISTRY: Readonly<Record<string, Entry>> = {
-  dm: { defaults: {}, make: () => directMethod(), needsRewardModel: true, summary: 'direct method, mean of sum_a pi(a|x) q_hat(x,a)' },
-  ips: { defaults: {}, make: () => inversePropensityScoring(), needsRewardModel: false, summary: 'inverse propensity scoring' },
-  snips: { defaults: {}, make: () => selfNormalizedIps(), needsRewardModel: false, summary: 'self-normalized IPS' },
+  dm: { defaults: {}, make: () => directMethod(), needsRewardModel: true, summary: 'direct method, mean of sum_a pi(a|x) q_hat(x,a)', family: 'bandit' },
+  ips: { defaults: {}, make: () => inversePropensityScoring(), needsRewardModel: false, summary: 'inverse propensity scoring', family: 'bandit' },
+  snips: { defaults: {}, make: () => selfNormalizedIps(), needsRewardModel: false, summary: 'self-normalized IPS', family: 'bandit' },
   'clipped-ips': {
     defaults: { clip: 100 },
     check: (p) => (p.clip > 0 ? undefined : 'clip must be > 0'),
     make: (p) => clippedIps({ clip: p.clip }),
     needsRewardModel: false,
     summary: 'IPS with weights clipped at clip',
+    family: 'bandit',
   },
   'sg-ips': {
     defaults: { lambda: 0.01 },
@@ -42,15 +48,17 @@ const REGISTRY: Readonly<Record<string, Entry>> = {
     make: (p) => subGaussianIps({ lambda: p.lambda }),
     needsRewardModel: false,
     summary: 'subgaussian IPS, weight w/((1-lambda)+lambda w)',
+    family: 'bandit',
   },
-  dr: { defaults: {}, make: () => doublyRobust(), needsRewardModel: true, summary: 'doubly robust' },
-  sndr: { defaults: {}, make: () => selfNormalizedDoublyRobust(), needsRewardModel: true, summary: 'self-normalized doubly robust' },
+  dr: { defaults: {}, make: () => doublyRobust(), needsRewardModel: true, summary: 'doubly robust', family: 'bandit' },
+  sndr: { defaults: {}, make: () => selfNormalizedDoublyRobust(), needsRewardModel: true, summary: 'self-normalized doubly robust', family: 'bandit' },
   'switch-dr': {
     defaults: { tau: 100 },
     check: (p) => (p.tau >= 0 ? undefined : 'tau must be >= 0'),
     make: (p) => switchDoublyRobust({ tau: p.tau }),
     needsRewardModel: true,
     summary: 'DR that falls back to DM where w > tau',
+    family: 'bandit',
   },
   'dr-os': {
     defaults: { lambda: 10000 },
@@ -58,13 +66,21 @@ const REGISTRY: Readonly<Record<string, Entry>> = {
     make: (p) => doublyRobustOptimisticShrinkage({ lambda: p.lambda }),
     needsRewardModel: true,
     summary: 'DR with optimistic shrinkage, weight lambda w/(w^2+lambda)',
+    family: 'bandit',
   },
+  'slate-ips': { defaults: {}, make: () => slateIps(), needsRewardModel: false, summary: 'standard slate IPS, joint slate weights', family: 'slate' },
+  iips: { defaults: {}, make: () => independentIps(), needsRewardModel: false, summary: 'independent IPS, item-position weights', family: 'slate' },
+  rips: { defaults: {}, make: () => rewardInteractionIps(), needsRewardModel: false, summary: 'reward-interaction IPS, prefix (cascade) weights', family: 'slate' },
 };
 
 export const ESTIMATOR_NAMES: readonly string[] = Object.keys(REGISTRY);
 
 export function estimatorSummary(name: string): string {
   return REGISTRY[name]?.summary ?? '';
+}
+
+export function estimatorFamily(name: string): 'bandit' | 'slate' | undefined {
+  return REGISTRY[name]?.family;
 }
 
 export function estimatorNeedsRewardModel(name: string): boolean {
@@ -100,9 +116,10 @@ export function parseEstimatorSpec(spec: string): Estimator {
   return entry.make(params);
 }
 
-/** 'ips,snips,dr' or 'all' (every registered estimator, default parameters). */
+/** 'ips,snips,dr' or 'all' (every bandit estimator, default parameters) or 'all-slate'. */
 export function parseEstimatorList(list: string): Estimator[] {
-  if (list.trim() === 'all') return ESTIMATOR_NAMES.map((n) => parseEstimatorSpec(n));
+  if (list.trim() === 'all') return ESTIMATOR_NAMES.filter((n) => REGISTRY[n].family === 'bandit').map((n) => parseEstimatorSpec(n));
+  if (list.trim() === 'all-slate') return ESTIMATOR_NAMES.filter((n) => REGISTRY[n].family === 'slate').map((n) => parseEstimatorSpec(n));
   // Split on commas that start a new estimator (a name), not on commas between parameters.
   const specs: string[] = [];
   for (const piece of list.split(',')) {

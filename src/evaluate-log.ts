@@ -1,5 +1,5 @@
 import type { Estimator } from '../estimators/estimator.js';
-import { ESTIMATOR_NAMES, estimatorNeedsRewardModel, parseEstimatorList, parseEstimatorSpec } from '../estimators/registry.js';
+import { ESTIMATOR_NAMES, estimatorFamily, estimatorNeedsRewardModel, parseEstimatorList, parseEstimatorSpec } from '../estimators/registry.js';
 import type { LogBatch, PolicyBatch } from './data/batch.js';
 import { InputError } from './data/errors.js';
 import { openLog, openPolicy, type ReadOptions } from './data/read-log.js';
@@ -39,9 +39,16 @@ export async function evaluateLog(opts: EvaluateLogOptions): Promise<EvaluateLog
   let estimators: readonly Estimator[];
   const skipped: string[] = [];
   if (opts.estimators === undefined) {
-    const hasModel = await rewardModelAvailable(source.batches(), policyInputs);
-    const names = ESTIMATOR_NAMES.filter((n) => hasModel || !estimatorNeedsRewardModel(n));
-    skipped.push(...ESTIMATOR_NAMES.filter((n) => !names.includes(n)));
+    const { hasModel, slate } = await inputsAvailable(source.batches(), policyInputs);
+    const family = slate.itemPosition || slate.cascade ? 'slate' : 'bandit';
+    const usable = (n: string): boolean => {
+      if (estimatorFamily(n) !== family) return false;
+      if (n === 'iips') return slate.itemPosition;
+      if (n === 'rips') return slate.cascade;
+      return hasModel || !estimatorNeedsRewardModel(n);
+    };
+    const names = ESTIMATOR_NAMES.filter(usable);
+    skipped.push(...ESTIMATOR_NAMES.filter((n) => estimatorFamily(n) === family && !names.includes(n)));
     estimators = names.map((n) => parseEstimatorSpec(n));
   } else {
     estimators = typeof opts.estimators === 'string' ? parseEstimatorList(opts.estimators) : opts.estimators;
@@ -54,14 +61,19 @@ export async function evaluateLog(opts: EvaluateLogOptions): Promise<EvaluateLog
   return { result, skipped };
 }
 
-/** Looks at the first batch: is q_hat (or the scalar pair) there for every policy? */
-async function rewardModelAvailable(batches: AsyncIterable<LogBatch>, policies: readonly PolicyInput[]): Promise<boolean> {
+/** Looks at the first batch: is there a reward model for every policy, and is this a slate log? */
+async function inputsAvailable(batches: AsyncIterable<LogBatch>, policies: readonly PolicyInput[]): Promise<{ hasModel: boolean; slate: { itemPosition: boolean; cascade: boolean } }> {
   let first: LogBatch | undefined;
   for await (const b of batches) {
     first = b;
     break;
   }
   if (first === undefined) throw new InputError('no rows', {});
+  const slate = { itemPosition: first.propensityItemPosition !== undefined, cascade: first.propensityCascade !== undefined };
+  return { hasModel: await rewardModelAvailable(first, policies), slate };
+}
+
+async function rewardModelAvailable(first: LogBatch, policies: readonly PolicyInput[]): Promise<boolean> {
   if (first.qHat === undefined && first.qHatLogged === undefined) return false;
   for (const p of policies) {
     let pb: PolicyBatch | undefined;

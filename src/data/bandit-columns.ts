@@ -21,6 +21,14 @@ export interface BanditColumns {
   readonly qpi?: Float64Array;
   /** pi(a_i|x_i), kept for diagnostics. */
   readonly targetProb: Float64Array;
+  /**
+   * Slate logs (one row per slate and position): the row's position, and the item-position and
+   * prefix (cascade) weights pi/mu of the logged item at its position and of the logged prefix
+   * through it; `w` is then the weight of the whole slate.
+   */
+  readonly position?: Int32Array;
+  readonly wItemPosition?: Float64Array;
+  readonly wCascade?: Float64Array;
 }
 
 /** Tolerance for "a probability is at most 1" and "a distribution sums to 1" (DESIGN.md §2). */
@@ -91,9 +99,22 @@ export function resolveBanditColumns(batch: LogBatch, policy: PolicyBatch, polic
   } else if (batch.qHatTarget !== undefined) {
     qpi = batch.qHatTarget;
   }
+  const slate = {
+    position: batch.position,
+    wItemPosition: ratio(policy.targetPropensityItemPosition, batch.propensityItemPosition, n),
+    wCascade: ratio(policy.targetPropensityCascade, batch.propensityCascade, n),
+  };
   if ((q === undefined) !== (qpi === undefined)) {
     // One without the other cannot feed DR; leave both absent so the engine reports what is missing.
-    return { n, w, r: batch.reward, targetProb };
+    return { n, w, r: batch.reward, targetProb, ...slate };
   }
-  return { n, w, r: batch.reward, q, qpi, targetProb };
+  return { n, w, r: batch.reward, q, qpi, targetProb, ...slate };
+}
+
+/** target / logged, elementwise, when both columns exist (the readers checked both ranges). */
+function ratio(target: Float64Array | undefined, logged: Float64Array | undefined, n: number): Float64Array | undefined {
+  if (target === undefined || logged === undefined) return undefined;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = target[i] / logged[i];
+  return out;
 }

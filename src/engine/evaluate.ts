@@ -177,6 +177,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
         maxWeight[p] = mw;
         above1000[p] += over;
       }
+      if (block.index === 0) checkInputs(plan, resolved);
       for (let i = 0; i < bn; i++) {
         const pr = log.propensity[i];
         if (pr < minPropensity) minPropensity = pr;
@@ -236,6 +237,16 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
     clustered: clustered ?? false,
     clippedSums: clipped.map((c) => c.result()),
   };
+}
+
+/** Every estimator's statistics can be computed from the inputs, or a usage error says what is missing. */
+function checkInputs(plan: EvaluationPlan, resolved: readonly BanditColumns[]): void {
+  for (const slot of plan.slots) {
+    for (const stat of slot.estimator.stats) {
+      const why = stat.missing?.(resolved[slot.policy]);
+      if (why !== undefined) throw new UsageError(`policy '${plan.policies[slot.policy]}': estimator '${slot.estimator.label}' needs ${why}`);
+    }
+  }
 }
 
 function accumulateActionMass(block: Block, trees: (TreeSum | undefined)[] | undefined, counts: Float64Array | undefined): { massTrees?: (TreeSum | undefined)[]; loggedCounts?: Float64Array } {

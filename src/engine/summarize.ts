@@ -4,6 +4,9 @@ import type { EvaluationPlan } from './plan.js';
 import type { PassTotals } from './evaluate.js';
 import type { EstimateResult, EvaluationResult, KnownBounds, PolicyDiagnostics } from './results.js';
 import { clippedValueInterval } from '../stats/clipped-bounds.js';
+import { slateStart } from '../../estimators/row-statistics.js';
+
+const SLATE_START_KEY = slateStart.key;
 
 export interface SummaryOptions {
   readonly replicates: number;
@@ -191,8 +194,10 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
     warnings.push(`the target puts ${fmt(100 * unsupported)}% of its mass on actions the logger never took in this log: no estimator can see their rewards except through the reward model`);
   }
   if (t.rowsWeightAbove1000[p] > 0) warnings.push(`${t.rowsWeightAbove1000[p]} rows have weights above 1000`);
+  // The clipped bound is for a per-row value; a slate's value sums its slots (not built yet for slates).
+  const slateLog = plan.slots.some((sl) => sl.policy === p && sl.estimator.stats.some((st) => st.key === SLATE_START_KEY));
   const valueInterval =
-    o.bounds === undefined
+    o.bounds === undefined || slateLog
       ? undefined
       : { method: 'bernstein' as const, alpha: o.alpha, ...pick(clippedValueInterval(t.clippedSums[p], n, o.bounds.rewardMin, o.bounds.rewardMax, o.bounds.maxWeight, o.alpha)) };
   return {

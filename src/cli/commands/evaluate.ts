@@ -86,7 +86,7 @@ export function registerEvaluate(program: Command): void {
       const { result, skipped } = outcome;
       const info = { command: 'evaluate', log: flags.log, backend: 'js (typed arrays; no reward model fitted)', threads };
       const doc = evaluationDocument(result, info);
-      if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: 'no reward model (q_hat) in the inputs' };
+      if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: 'the inputs lack what they need (q_hat for dm and the DR family)' };
       if (flags.out !== undefined) await writeFileAtomic(flags.out, toJson(doc));
       if (flags.json === true) {
         process.stdout.write(toJson(doc));
@@ -96,7 +96,7 @@ export function registerEvaluate(program: Command): void {
       const footer = [
         `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
       ];
-      if (skipped.length > 0) footer.push(`not run (no reward model q_hat in the inputs): ${skipped.join(', ')}`);
+      if (skipped.length > 0) footer.push(`not run (the inputs lack what they need): ${skipped.join(', ')}`);
       if (result.bounds !== undefined)
         footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);
       if (flags.out !== undefined) footer.push(`JSON written to ${flags.out}`);
