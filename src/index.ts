@@ -25,6 +25,9 @@ export { doublyRobust } from '../estimators/dr.js';
 export { selfNormalizedDoublyRobust } from '../estimators/sndr.js';
 export { switchDoublyRobust } from '../estimators/switch-dr.js';
 export { doublyRobustOptimisticShrinkage } from '../estimators/dr-os.js';
+export { slateIps } from '../estimators/slate-ips.js';
+export { independentIps } from '../estimators/iips.js';
+export { rewardInteractionIps } from '../estimators/rips.js';
 
 // Engine: one pass, every estimator and policy, bootstrap on shared weights.
 export { evaluateLog, type EvaluateLogOptions, type EvaluateLogResult } from './evaluate-log.js';
@@ -44,6 +47,8 @@ export { generateBanditLog, type BanditSynthConfig, type SynthBatch, type Target
 export { populationTruth } from '../simulators/bandit-truth.js';
 export { writeBanditSynth } from '../simulators/write-bandit-synth.js';
 export { synthAligned, synthToAligned } from '../simulators/synth-batches.js';
+export { generateSlateLog, type SlateSynthConfig, type SlateSynthBatch } from '../simulators/slate-world.js';
+export { writeSlateSynth } from '../simulators/write-slate-synth.js';
 export { runCoverageStudy, type CoverageStudy, type CoverageCell } from '../simulators/coverage-study.js';
 
 export { TOOL_VERSION } from './version.js';
