@@ -236,9 +236,9 @@ describe('compressed Arrow IPC files (pyarrow/pandas feather defaults)', () => {
     const surfaces = ['home', 'search', null, 'home', 'feed', 'search'];
     const n = 6000;
     const table = new Table({
-      action: vectorFromArray(Int32Array.from({ length: n }, (_, i) => i % K), new Int32()),
-      reward: vectorFromArray(Float64Array.from({ length: n }, (_, i) => i % 2), new Float64()),
-      propensity: vectorFromArray(new Float64Array(n).fill(0.25), new Float64()),
+      action: vectorFromArray(Array.from({ length: n }, (_, i) => i % K), new Int32()),
+      reward: vectorFromArray(Array.from({ length: n }, (_, i) => i % 2), new Float64()),
+      propensity: vectorFromArray(new Array<number>(n).fill(0.25), new Float64()),
       surface: vectorFromArray(Array.from({ length: n }, (_, i) => surfaces[i % surfaces.length]), new Dictionary(new Utf8(), new Int32())),
     });
     const codecs: [string, CompressionType, (x: Uint8Array) => Uint8Array][] = [['lz4js', CompressionType.LZ4_FRAME, (x) => lz4jsCompress(x)]];

@@ -25,6 +25,7 @@ import { writeSlateSynth, type SlateSynthTruth } from '../simulators/write-slate
 import { parseSlateTargetList, slateSynthConfigFromOptions } from '../src/cli/commands/synth.js';
 import { run } from '../src/cli/main.js';
 import { UsageError } from '../src/data/errors.js';
+import { concatColumn, type NumericArray } from './helpers/concat.js';
 
 const BASE: SlateSynthConfig = {
   n: 3000,
@@ -43,18 +44,7 @@ function collect(cfg: SlateSynthConfig, batchSlates: number): SlateSynthBatch[] 
   return [...generateSlateLog(cfg, batchSlates)];
 }
 
-type NumericArray = Float64Array | Int32Array;
-
-function concat(batches: readonly SlateSynthBatch[], pick: (b: SlateSynthBatch) => NumericArray): Float64Array {
-  const parts = batches.map(pick);
-  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+const concat = (batches: readonly SlateSynthBatch[], pick: (b: SlateSynthBatch) => NumericArray): Float64Array => concatColumn(batches, pick);
 
 /** Index of the first difference (-1 if none); comparing 1e5 numbers with toEqual is slow. */
 function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -9,6 +9,7 @@ import { SYNTH_FORMATS, writeBanditSynth, type BanditSynthTruth } from '../simul
 import { parseTargetList, synthConfigFromOptions } from '../src/cli/commands/synth.js';
 import { openLog, openPolicy } from '../src/data/read-log.js';
 import { UsageError } from '../src/data/errors.js';
+import { concatColumn, type NumericArray } from './helpers/concat.js';
 
 const BASE: BanditSynthConfig = { n: 3000, actions: 6, dim: 3, reward: 'logistic', loggingTemperature: 0.5, qHatNoise: 0.1, seed: 7 };
 
@@ -16,18 +17,7 @@ function collect(cfg: BanditSynthConfig, batchRows: number): SynthBatch[] {
   return [...generateBanditLog(cfg, batchRows)];
 }
 
-type NumericArray = Float64Array | Int32Array;
-
-function concat(batches: readonly SynthBatch[], pick: (b: SynthBatch) => NumericArray): Float64Array {
-  const parts = batches.map(pick);
-  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+const concat = (batches: readonly SynthBatch[], pick: (b: SynthBatch) => NumericArray): Float64Array => concatColumn(batches, pick);
 
 /** Index of the first difference (-1 if none); comparing 1e5 numbers with toEqual is slow. */
 function firstDifference(a: Float64Array, b: Float64Array): number {
