@@ -45,6 +45,13 @@ export interface LogBatch {
   readonly propensityCascade?: Float64Array;
   readonly targetPropensityItemPosition?: Float64Array;
   readonly targetPropensityCascade?: Float64Array;
+  /**
+   * Slate logs, for pbm-ips: the logger's (and the target's) marginal probability of this row's
+   * item at every position 0..L-1 of the slate (width L); entry `position` is the item-position
+   * propensity itself.
+   */
+  readonly propensityItemPositions?: ListColumn;
+  readonly targetPropensityItemPositions?: ListColumn;
   readonly context?: ListColumn;
   /** Seconds since epoch (NaN when missing) for label maturity. */
   readonly eventTs?: Float64Array;
@@ -66,4 +73,6 @@ export interface PolicyBatch {
   /** Slate targets: pi(item at position) and pi(prefix up to and including the position). */
   readonly targetPropensityItemPosition?: Float64Array;
   readonly targetPropensityCascade?: Float64Array;
+  /** Slate targets, for pbm-ips: pi(this row's item at position j) for j = 0..L-1. */
+  readonly targetPropensityItemPositions?: ListColumn;
 }
