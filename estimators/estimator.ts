@@ -6,15 +6,67 @@ import type { BanditColumns } from '../src/data/bandit-columns.js';
  * (or the sum of bootstrap weights) and calls `combine`. Statistics are identified by `key`: two
  * estimators that need the same per-row value (say w*r) share one column, one sum, one bootstrap.
  */
-export interface RowStatistic {
+interface StatisticBase {
   /** Same key = same per-row value, everywhere. Also the column name in `--json` and SQL. */
   readonly key: string;
   /** True when the statistic reads q / qpi (needs a reward model). */
   readonly needsRewardModel: boolean;
-  /** out[i] = t(row i), for i < cols.n. */
-  compute(cols: BanditColumns, out: Float64Array): void;
   /** What the inputs lack for this statistic, in words for the user (undefined: nothing). */
   missing?(cols: BanditColumns): string | undefined;
+}
+
+/** A statistic of one row: out[i] = t(row i), for i < cols.n. */
+export interface RowwiseStatistic extends StatisticBase {
+  compute(cols: BanditColumns, out: Float64Array): void;
+  readonly start?: undefined;
+}
+
+/** Writes one block's per-row values; called on the blocks in log order. */
+export type RowScan = (cols: BanditColumns, out: Float64Array) => void;
+
+/**
+ * A statistic whose value on a row depends on that row and the rows before it in the same slate
+ * (a prefix, as a SQL window `PARTITION BY slate_id ORDER BY position ROWS UNBOUNDED PRECEDING`
+ * computes it): pi's (sum_k w_k - L + 1) sum_k r_k, cascade-DR's w_1:k-1. `start` returns a fresh
+ * scan carrying the slate's running state across blocks; the value still lands on the rows of its
+ * own slate, so the bootstrap resamples it with its slate.
+ */
+export interface SlateScanStatistic extends StatisticBase {
+  start(): RowScan;
+  readonly compute?: undefined;
+}
+
+export type RowStatistic = RowwiseStatistic | SlateScanStatistic;
+
+/** The engine's view of any statistic: a scan (stateless statistics ignore the order). */
+export function startScan(s: RowStatistic): RowScan {
+  if (s.start !== undefined) return s.start();
+  const rowwise = s;
+  return (cols, out) => rowwise.compute(cols, out);
+}
+
+/**
+ * The weights an estimator puts on rewards, for its effective sample size and heaviest weight
+ * (issue 4 item 4): `sum` and `sumSquares` sum the unit weights W_u and W_u^2 over the rows (one
+ * row per unit carries them, or every row is a unit), `units` counts the units, and `max` tracks
+ * the largest W_u over the pass.
+ */
+export interface WeightDiagnostic {
+  /** What the weights are, for the report: 'joint slate weight', 'item-position weight', ... */
+  readonly describe: string;
+  /** 'slate' when a unit is a whole slate, 'slot' when each row (slot) is one. */
+  readonly unit: 'slate' | 'slot';
+  readonly sum: RowStatistic;
+  readonly sumSquares: RowStatistic;
+  readonly units: RowStatistic;
+  max(): MaxTracker;
+}
+
+/** Running maximum of unit weights over blocks in log order. */
+export interface MaxTracker {
+  add(cols: BanditColumns): void;
+  /** The largest unit weight seen (after the last block). */
+  value(): number;
 }
 
 /** A diagnostic reported as the mean of a per-row statistic (e.g. share of rows clipped). */
@@ -35,6 +87,8 @@ export interface Estimator {
   /** Gradient of `combine` at m, for the delta-method standard error. */
   gradient(m: ArrayLike<number>): number[];
   readonly diagnostics?: readonly MeanDiagnostic[];
+  /** Slate estimators: the weights they apply, for the ESS / max-weight diagnostics and warnings. */
+  readonly weights?: WeightDiagnostic;
 }
 
 /** Combine helpers: the three shapes every estimator in DESIGN.md §3 takes. */

@@ -1,5 +1,5 @@
 import { type Estimator, ratioOf } from './estimator.js';
-import { itemPositionWeightedReward, slateStart } from './row-statistics.js';
+import { itemPositionWeightedReward, itemPositionWeights, slateStart } from './slate-statistics.js';
 
 /**
  * Independent IPS: V = (1/S) sum_s sum_k [pi(a_sk at k) / mu(a_sk at k)] r_sk, with item-position
@@ -14,5 +14,6 @@ export function independentIps(): Estimator {
     label: 'iips',
     stats: [itemPositionWeightedReward, slateStart],
     ...ratioOf(0, 1),
+    weights: itemPositionWeights,
   };
 }

@@ -12,10 +12,19 @@ import { doublyRobustOptimisticShrinkage } from './dr-os.js';
 import { slateIps } from './slate-ips.js';
 import { independentIps } from './iips.js';
 import { rewardInteractionIps } from './rips.js';
+import { pseudoInverse } from './pi.js';
+import { pbmIps } from './pbm-ips.js';
+import { cascadeDoublyRobust } from './cascade-dr.js';
 
 interface Entry {
   /** Parameter names with their defaults, in label order. */
   readonly defaults: Readonly<Record<string, number>>;
+  /** Parameters beyond `defaults` whose names match (pbm-ips' theta0, theta1, ...). */
+  readonly paramPattern?: RegExp;
+  /** How to write the parameters, for errors. */
+  readonly paramHint?: string;
+  /** Included in 'all' / 'all-slate' (false when it has required parameters). */
+  readonly inAll?: false;
   /** Parameter domain, checked before construction. */
   readonly check?: (p: Record<string, number>) => string | undefined;
   readonly make: (p: Record<string, number>) => Estimator;
@@ -71,7 +80,38 @@ const REGISTRY: Readonly<Record<string, Entry>> = {
   'slate-ips': { defaults: {}, make: () => slateIps(), needsRewardModel: false, summary: 'standard slate IPS, joint slate weights', family: 'slate' },
   iips: { defaults: {}, make: () => independentIps(), needsRewardModel: false, summary: 'independent IPS, item-position weights', family: 'slate' },
   rips: { defaults: {}, make: () => rewardInteractionIps(), needsRewardModel: false, summary: 'reward-interaction IPS, prefix (cascade) weights', family: 'slate' },
+  pi: { defaults: {}, make: () => pseudoInverse(), needsRewardModel: false, summary: 'pseudo-inverse, (sum_k w_ip - L + 1) x slate reward (factorized logger)', family: 'slate' },
+  'pbm-ips': {
+    defaults: {},
+    paramPattern: /^theta\d+$/,
+    paramHint: 'pbm-ips:theta0=1,theta1=0.6,theta2=0.45 (one examination probability per position, top first)',
+    inAll: false,
+    check: (p) => thetaProblem(p),
+    make: (p) => pbmIps({ theta: thetaOf(p) }),
+    needsRewardModel: false,
+    summary: 'position-based-model IPS with examination probabilities theta0..theta{L-1}',
+    family: 'slate',
+  },
+  'cascade-dr': { defaults: {}, make: () => cascadeDoublyRobust(), needsRewardModel: true, summary: 'cascade doubly robust, prefix weights + per-slot q_hat', family: 'slate' },
 };
+
+/** theta0, theta1, ... in position order. */
+function thetaOf(p: Record<string, number>): number[] {
+  const n = Object.keys(p).length;
+  return Array.from({ length: n }, (_, j) => p[`theta${j}`]);
+}
+
+function thetaProblem(p: Record<string, number>): string | undefined {
+  const keys = Object.keys(p);
+  if (keys.length === 0) return 'needs the examination probability of every position, e.g. pbm-ips:theta0=1,theta1=0.6,theta2=0.45';
+  for (let j = 0; j < keys.length; j++) {
+    if (!(`theta${j}` in p)) return `examination probabilities must be theta0..theta${keys.length - 1} without gaps; theta${j} is missing`;
+  }
+  const theta = thetaOf(p);
+  if (!theta.every((t) => t >= 0 && Number.isFinite(t))) return 'examination probabilities must be finite and >= 0';
+  if (!theta.some((t) => t > 0)) return 'at least one examination probability must be > 0';
+  return undefined;
+}
 
 export const ESTIMATOR_NAMES: readonly string[] = Object.keys(REGISTRY);
 
@@ -102,9 +142,10 @@ export function parseEstimatorSpec(spec: string): Estimator {
       if (part.trim() === '') continue;
       const eq = part.indexOf('=');
       const key = (eq < 0 ? part : part.slice(0, eq)).trim();
-      if (!(key in entry.defaults)) {
+      if (!(key in entry.defaults) && !(entry.paramPattern?.test(key) ?? false)) {
         const known = Object.keys(entry.defaults);
-        throw new UsageError(`estimator '${name}' has no parameter '${key}'` + (known.length > 0 ? `; it takes ${known.join(', ')}` : '; it takes none'));
+        const takes = entry.paramHint ?? (known.length > 0 ? known.join(', ') : 'none');
+        throw new UsageError(`estimator '${name}' has no parameter '${key}'; it takes ${takes}`);
       }
       const value = parseNumber(eq < 0 ? '' : part.slice(eq + 1).trim());
       if (value === undefined) throw new UsageError(`estimator '${name}': parameter '${key}' needs a number, got '${part.slice(eq + 1)}'`);
@@ -116,10 +157,16 @@ export function parseEstimatorSpec(spec: string): Estimator {
   return entry.make(params);
 }
 
-/** 'ips,snips,dr' or 'all' (every bandit estimator, default parameters) or 'all-slate'. */
+/** Estimators in 'all' (bandit) or 'all-slate', with default parameters; not those with required ones (pbm-ips). */
+export function allOfFamily(family: 'bandit' | 'slate'): string[] {
+  return ESTIMATOR_NAMES.filter((n) => REGISTRY[n].family === family && REGISTRY[n].inAll !== false);
+}
+
+/**
+ * 'ips,snips,dr', with 'all' (every bandit estimator, default parameters) and 'all-slate' (every
+ * slate estimator that needs no parameter) usable as items: 'all-slate,pbm-ips:theta0=1,theta1=0.5'.
+ */
 export function parseEstimatorList(list: string): Estimator[] {
-  if (list.trim() === 'all') return ESTIMATOR_NAMES.filter((n) => REGISTRY[n].family === 'bandit').map((n) => parseEstimatorSpec(n));
-  if (list.trim() === 'all-slate') return ESTIMATOR_NAMES.filter((n) => REGISTRY[n].family === 'slate').map((n) => parseEstimatorSpec(n));
   // Split on commas that start a new estimator (a name), not on commas between parameters.
   const specs: string[] = [];
   for (const piece of list.split(',')) {
@@ -132,7 +179,8 @@ export function parseEstimatorList(list: string): Estimator[] {
     }
   }
   if (specs.length === 0) throw new UsageError('no estimator given');
-  return specs.map(parseEstimatorSpec);
+  const expanded = specs.flatMap((s) => (s === 'all' ? allOfFamily('bandit') : s === 'all-slate' ? allOfFamily('slate') : [s]));
+  return expanded.map(parseEstimatorSpec);
 }
 
 function parseNumber(s: string): number | undefined {

@@ -1,5 +1,5 @@
 import { type Estimator, ratioOf } from './estimator.js';
-import { cascadeWeightedReward, slateStart } from './row-statistics.js';
+import { cascadeWeightedReward, cascadeWeights, slateStart } from './slate-statistics.js';
 
 /**
  * Reward-interaction IPS: V = (1/S) sum_s sum_k [pi(a_s1..a_sk) / mu(a_s1..a_sk)] r_sk, with the
@@ -14,5 +14,6 @@ export function rewardInteractionIps(): Estimator {
     label: 'rips',
     stats: [cascadeWeightedReward, slateStart],
     ...ratioOf(0, 1),
+    weights: cascadeWeights,
   };
 }

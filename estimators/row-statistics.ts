@@ -142,39 +142,3 @@ export const squaredWeight: RowStatistic = {
     for (let i = 0; i < c.n; i++) out[i] = w[i] * w[i];
   },
 };
-
-/**
- * 1[position = 0]: one per slate, so that slate estimators divide slate sums by the number of
- * slates (as the reference implementation does), inside every bootstrap replicate too.
- */
-export const slateStart: RowStatistic = {
-  key: '[position=0]',
-  needsRewardModel: false,
-  missing: (c) => (c.position === undefined ? 'a position column (slate logs have one row per slate and position)' : undefined),
-  compute(c, out) {
-    const p = c.position as Int32Array;
-    for (let i = 0; i < c.n; i++) out[i] = p[i] === 0 ? 1 : 0;
-  },
-};
-
-/** w_ik r_ik with the item-position weight pi(a_k at k) / mu(a_k at k) (Li et al. 2018). */
-export const itemPositionWeightedReward: RowStatistic = {
-  key: 'w_ip*r',
-  needsRewardModel: false,
-  missing: (c) => (c.wItemPosition === undefined ? 'propensity_item_position in the log and target_propensity_item_position for the target' : undefined),
-  compute(c, out) {
-    const w = c.wItemPosition as Float64Array;
-    for (let i = 0; i < c.n; i++) out[i] = w[i] * c.r[i];
-  },
-};
-
-/** w_1:k r_k with the prefix weight pi(a_1..a_k) / mu(a_1..a_k) (McInerney et al. 2020). */
-export const cascadeWeightedReward: RowStatistic = {
-  key: 'w_1:k*r',
-  needsRewardModel: false,
-  missing: (c) => (c.wCascade === undefined ? 'propensity_cascade in the log and target_propensity_cascade for the target' : undefined),
-  compute(c, out) {
-    const w = c.wCascade as Float64Array;
-    for (let i = 0; i < c.n; i++) out[i] = w[i] * c.r[i];
-  },
-};

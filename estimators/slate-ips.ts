@@ -1,5 +1,6 @@
 import { type Estimator, ratioOf } from './estimator.js';
-import { slateStart, weightedReward } from './row-statistics.js';
+import { weightedReward } from './row-statistics.js';
+import { jointSlateWeights, slateStart } from './slate-statistics.js';
 
 /**
  * Standard slate IPS: V = (1/S) sum_s w_s sum_k r_sk, w_s = pi(slate s) / mu(slate s), the joint
@@ -15,5 +16,6 @@ export function slateIps(): Estimator {
     label: 'slate-ips',
     stats: [weightedReward, slateStart],
     ...ratioOf(0, 1),
+    weights: jointSlateWeights,
   };
 }

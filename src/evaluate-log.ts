@@ -1,5 +1,5 @@
 import type { Estimator } from '../estimators/estimator.js';
-import { ESTIMATOR_NAMES, estimatorFamily, estimatorNeedsRewardModel, parseEstimatorList, parseEstimatorSpec } from '../estimators/registry.js';
+import { allOfFamily, estimatorNeedsRewardModel, parseEstimatorList, parseEstimatorSpec } from '../estimators/registry.js';
 import type { LogBatch, PolicyBatch } from './data/batch.js';
 import { InputError } from './data/errors.js';
 import { openLog, openPolicy, type ReadOptions } from './data/read-log.js';
@@ -19,7 +19,7 @@ export interface EvaluateLogOptions extends Omit<EvaluateOptions, 'policyNames' 
 
 export interface EvaluateLogResult {
   readonly result: EvaluationResult;
-  /** Estimators left out of the default set because the inputs lack a reward model. */
+  /** Estimators left out of the default set because the inputs lack what they need (a reward model, slate columns). */
   readonly skipped: readonly string[];
 }
 
@@ -42,13 +42,14 @@ export async function evaluateLog(opts: EvaluateLogOptions): Promise<EvaluateLog
     const { hasModel, slate } = await inputsAvailable(source.batches(), policyInputs);
     const family = slate.itemPosition || slate.cascade ? 'slate' : 'bandit';
     const usable = (n: string): boolean => {
-      if (estimatorFamily(n) !== family) return false;
-      if (n === 'iips') return slate.itemPosition;
+      if (n === 'iips' || n === 'pi') return slate.itemPosition;
       if (n === 'rips') return slate.cascade;
+      if (n === 'cascade-dr') return slate.cascade && hasModel;
       return hasModel || !estimatorNeedsRewardModel(n);
     };
-    const names = ESTIMATOR_NAMES.filter(usable);
-    skipped.push(...ESTIMATOR_NAMES.filter((n) => estimatorFamily(n) === family && !names.includes(n)));
+    const candidates = allOfFamily(family);
+    const names = candidates.filter(usable);
+    skipped.push(...candidates.filter((n) => !names.includes(n)));
     estimators = names.map((n) => parseEstimatorSpec(n));
   } else {
     estimators = typeof opts.estimators === 'string' ? parseEstimatorList(opts.estimators) : opts.estimators;

@@ -28,6 +28,9 @@ export { doublyRobustOptimisticShrinkage } from '../estimators/dr-os.js';
 export { slateIps } from '../estimators/slate-ips.js';
 export { independentIps } from '../estimators/iips.js';
 export { rewardInteractionIps } from '../estimators/rips.js';
+export { pseudoInverse } from '../estimators/pi.js';
+export { pbmIps } from '../estimators/pbm-ips.js';
+export { cascadeDoublyRobust } from '../estimators/cascade-dr.js';
 
 // Engine: one pass, every estimator and policy, bootstrap on shared weights.
 export { evaluateLog, type EvaluateLogOptions, type EvaluateLogResult } from './evaluate-log.js';

@@ -1,4 +1,4 @@
-import type { LogBatch, PolicyBatch } from './batch.js';
+import type { ListColumn, LogBatch, PolicyBatch } from './batch.js';
 import { InputError } from './errors.js';
 
 /**
@@ -14,6 +14,9 @@ import { InputError } from './errors.js';
  */
 export interface BanditColumns {
   readonly n: number;
+  /** Where the rows came from, for errors: the file and the global index of the first row. */
+  readonly source: string;
+  readonly rowOffset: number;
   readonly w: Float64Array;
   readonly r: Float64Array;
   /** Present when a reward model is available. */
@@ -29,6 +32,11 @@ export interface BanditColumns {
   readonly position?: Int32Array;
   readonly wItemPosition?: Float64Array;
   readonly wCascade?: Float64Array;
+  /**
+   * Slate logs, for pbm-ips: the logger's and the target's probability of the row's item at every
+   * position 0..L-1 (width L).
+   */
+  readonly itemPositions?: { readonly logged: ListColumn; readonly target: ListColumn };
 }
 
 /** Tolerance for "a probability is at most 1" and "a distribution sums to 1" (DESIGN.md §2). */
@@ -41,6 +49,14 @@ export function resolveBanditColumns(batch: LogBatch, policy: PolicyBatch, polic
   }
   const targetProb = new Float64Array(n);
   const dist = policy.actionDist;
+  const slateLog = batch.propensityCascade !== undefined || batch.propensityItemPosition !== undefined;
+  if (policy.targetPropensity === undefined && slateLog) {
+    // On a slate log action_dist is the target's per-slot conditional, not a slate probability.
+    throw new InputError(
+      `policy '${policyName}' needs target_propensity on a slate log: the target's probability of the whole logged slate (action_dist there is the per-slot distribution given the prefix, used by cascade-dr)`,
+      { file: batch.source, column: 'target_propensity' },
+    );
+  }
   if (policy.targetPropensity !== undefined) {
     targetProb.set(policy.targetPropensity);
   } else if (dist !== undefined) {
@@ -99,8 +115,13 @@ export function resolveBanditColumns(batch: LogBatch, policy: PolicyBatch, polic
   } else if (batch.qHatTarget !== undefined) {
     qpi = batch.qHatTarget;
   }
+  const lp = batch.propensityItemPositions;
+  const tp = policy.targetPropensityItemPositions;
   const slate = {
+    source: batch.source,
+    rowOffset: batch.rowOffset,
     position: batch.position,
+    itemPositions: lp !== undefined && tp !== undefined ? { logged: lp, target: tp } : undefined,
     wItemPosition: ratio(policy.targetPropensityItemPosition, batch.propensityItemPosition, n),
     wCascade: ratio(policy.targetPropensityCascade, batch.propensityCascade, n),
   };

@@ -1,4 +1,5 @@
-import type { Estimator } from '../../estimators/estimator.js';
+import { startScan, type Estimator } from '../../estimators/estimator.js';
+import { weightStatistics } from '../../estimators/slate-statistics.js';
 import { resolveBanditColumns, type BanditColumns } from '../data/bandit-columns.js';
 import { UsageError } from '../data/errors.js';
 import { TreeSum } from '../stats/tree-sum.js';
@@ -54,6 +55,8 @@ export interface PassTotals {
   readonly clustered: boolean;
   /** Per policy: the ClippedMoments sums for the finite-sample value interval. */
   readonly clippedSums: readonly Float64Array[];
+  /** Per estimator slot with a weight diagnostic: the largest unit weight. */
+  readonly unitWeightMax: ReadonlyArray<number | undefined>;
 }
 
 /**
@@ -128,6 +131,9 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
   const M = plan.columns.length;
   const P = plan.policies.length;
   const cols = plan.columns.map(() => new Float64Array(BLOCK_ROWS));
+  // Prefix-scan statistics (pi, cascade-dr) carry a slate's running state from block to block.
+  const scans = plan.columns.map((c) => startScan(c.stat));
+  const weightMax = plan.slots.map((s) => s.estimator.weights?.max());
   const bootCols = plan.bootstrapColumns.map((j) => cols[j]);
   const pointTree = new TreeSum(2 * M);
   const blockPoint = new Float64Array(2 * M);
@@ -187,7 +193,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
       }
       for (let j = 0; j < M; j++) {
         const out = cols[j].subarray(0, bn);
-        plan.columns[j].stat.compute(resolved[plan.columns[j].policy], out);
+        scans[j](resolved[plan.columns[j].policy], out);
         let s = 0;
         let s2 = 0;
         for (let i = 0; i < bn; i++) {
@@ -198,6 +204,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
         blockPoint[j] = s;
         blockPoint[M + j] = s2;
       }
+      plan.slots.forEach((slot, k) => weightMax[k]?.add(resolved[slot.policy]));
       pointTree.addBlock(blockPoint);
       const views = cols.map((c) => c.subarray(0, bn));
       runs.addBlock(bn, log.rowOffset, log.clusterKey, views);
@@ -236,13 +243,15 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
     unsupportedMass: unsupportedMass(massTrees, loggedCounts, n, P),
     clustered: clustered ?? false,
     clippedSums: clipped.map((c) => c.result()),
+    unitWeightMax: weightMax.map((t) => t?.value()),
   };
 }
 
 /** Every estimator's statistics can be computed from the inputs, or a usage error says what is missing. */
 function checkInputs(plan: EvaluationPlan, resolved: readonly BanditColumns[]): void {
   for (const slot of plan.slots) {
-    for (const stat of slot.estimator.stats) {
+    const w = slot.estimator.weights;
+    for (const stat of [...slot.estimator.stats, ...(w !== undefined ? weightStatistics(w) : [])]) {
       const why = stat.missing?.(resolved[slot.policy]);
       if (why !== undefined) throw new UsageError(`policy '${plan.policies[slot.policy]}': estimator '${slot.estimator.label}' needs ${why}`);
     }

@@ -1,5 +1,6 @@
-import type { Estimator, RowStatistic } from '../../estimators/estimator.js';
+import type { Estimator, RowStatistic, WeightDiagnostic } from '../../estimators/estimator.js';
 import { squaredWeight, weight } from '../../estimators/row-statistics.js';
+import { jointSlateWeights, slateStart } from '../../estimators/slate-statistics.js';
 
 /**
  * The columns of one evaluation: every (policy, per-row statistic) pair that any requested
@@ -20,6 +21,15 @@ export interface EstimatorSlot {
   readonly columns: readonly number[];
   /** Global column index of each of its mean diagnostics. */
   readonly diagnosticColumns: readonly number[];
+  /** Columns of its weight diagnostic (slate estimators). */
+  readonly weightColumns?: WeightColumns;
+}
+
+/** Columns of a WeightDiagnostic: sum of unit weights, of their squares, and the unit count. */
+export interface WeightColumns {
+  readonly sum: number;
+  readonly sumSquares: number;
+  readonly units: number;
 }
 
 export interface EvaluationPlan {
@@ -35,6 +45,13 @@ export interface EvaluationPlan {
   /** (j, k) pairs of columns whose cross-moments the delta method needs, flattened. */
   readonly pairs: Int32Array;
   readonly needsRewardModel: readonly boolean[];
+  /** Slate logs (some estimator counts slates): per policy, the joint slate weights' columns. */
+  readonly slateWeightColumns?: readonly WeightColumns[];
+}
+
+/** Estimators that divide by the number of slates read slate logs. */
+export function isSlatePlan(estimators: readonly Estimator[]): boolean {
+  return estimators.some((e) => e.stats.some((s) => s.key === slateStart.key));
 }
 
 export function planEvaluation(policies: readonly string[], estimators: readonly Estimator[]): EvaluationPlan {
@@ -55,7 +72,15 @@ export function planEvaluation(policies: readonly string[], estimators: readonly
   const weightColumn: number[] = [];
   const squaredWeightColumn: number[] = [];
   const needsRewardModel: boolean[] = [];
+  const weightColumnsOf = (p: number, d: WeightDiagnostic): WeightColumns => ({
+    sum: columnFor(p, d.sum, false),
+    sumSquares: columnFor(p, d.sumSquares, false),
+    units: columnFor(p, d.units, false),
+  });
+  const slate = isSlatePlan(estimators);
+  const slateWeightColumns: WeightColumns[] = [];
   for (let p = 0; p < policies.length; p++) {
+    if (slate) slateWeightColumns.push(weightColumnsOf(p, jointSlateWeights));
     // The mean-weight interval (a support diagnostic) uses the bootstrap only when an estimator
     // (snips, sndr) bootstraps w anyway; otherwise the delta method, which saves a bootstrap column.
     weightColumn.push(columnFor(p, weight, false));
@@ -64,7 +89,8 @@ export function planEvaluation(policies: readonly string[], estimators: readonly
     for (const e of estimators) {
       const cols = e.stats.map((s) => columnFor(p, s, true));
       const diag = (e.diagnostics ?? []).map((d) => columnFor(p, d.stat, false));
-      slots.push({ policy: p, estimator: e, columns: cols, diagnosticColumns: diag });
+      const weightColumns = e.weights !== undefined ? weightColumnsOf(p, e.weights) : undefined;
+      slots.push({ policy: p, estimator: e, columns: cols, diagnosticColumns: diag, weightColumns });
       needsQ ||= e.stats.some((s) => s.needsRewardModel);
     }
     needsRewardModel.push(needsQ);
@@ -79,5 +105,16 @@ export function planEvaluation(policies: readonly string[], estimators: readonly
   for (const s of slots) addPairs(s.columns);
   weightColumn.forEach((w) => addPairs([w]));
   const pairs = new Int32Array([...pairSet.values()].flat());
-  return { policies, columns, slots, weightColumn, squaredWeightColumn, bootstrapColumns, bootstrapIndex, pairs, needsRewardModel };
+  return {
+    policies,
+    columns,
+    slots,
+    weightColumn,
+    squaredWeightColumn,
+    bootstrapColumns,
+    bootstrapIndex,
+    pairs,
+    needsRewardModel,
+    slateWeightColumns: slate ? slateWeightColumns : undefined,
+  };
 }

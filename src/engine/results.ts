@@ -23,7 +23,11 @@ export interface EstimateResult {
   readonly ci: Interval;
   /** Every interval that could be computed, by method. */
   readonly intervals: Readonly<Partial<Record<IntervalMethod, Interval>>>;
-  /** Estimator-specific diagnostics (share of rows clipped / switched). */
+  /**
+   * Estimator-specific diagnostics: share of rows clipped / switched; for slate estimators the ESS
+   * of the weights they apply (weight_ess, weight_ess_share of the units: slates or slots) and the
+   * heaviest (max_weight, max_weight_share of the weight sum).
+   */
   readonly diagnostics: Readonly<Record<string, number>>;
   readonly warnings: readonly string[];
 }
@@ -50,6 +54,11 @@ export interface PolicyDiagnostics {
   readonly valueInterval?: Interval;
   /** Mean target probability on actions the logger never took in this log (action_dist input only). */
   readonly unsupportedMass?: number;
+  /**
+   * Slate logs: the joint (standard) slate weights pi(slate)/mu(slate), one per slate: their ESS,
+   * as a share of the slates, the heaviest, and its share of the weight sum.
+   */
+  readonly slate?: { readonly slates: number; readonly ess: number; readonly essShare: number; readonly maxWeight: number; readonly maxWeightShare: number };
   readonly warnings: readonly string[];
 }
 

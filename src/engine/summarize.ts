@@ -4,9 +4,8 @@ import type { EvaluationPlan } from './plan.js';
 import type { PassTotals } from './evaluate.js';
 import type { EstimateResult, EvaluationResult, KnownBounds, PolicyDiagnostics } from './results.js';
 import { clippedValueInterval } from '../stats/clipped-bounds.js';
-import { slateStart } from '../../estimators/row-statistics.js';
-
-const SLATE_START_KEY = slateStart.key;
+import { jointSlateWeights } from '../../estimators/slate-statistics.js';
+import type { WeightColumns } from './plan.js';
 
 export interface SummaryOptions {
   readonly replicates: number;
@@ -25,6 +24,20 @@ export interface SummaryOptions {
  */
 export const HEAVY_WEIGHT = { essShare: 0.1, maxWeightShare: 0.01 } as const;
 
+/** Issue 4: the standard slate weight is degenerate when its ESS is under 1% of the slates. */
+export const DEGENERATE_SLATE_ESS_SHARE = 0.01;
+
+const SLATE_ALTERNATIVES = 'use iips (rewards independent across slots), rips or cascade-dr (cascade: a slot depends on the items above it), or pi (factorized logger, additive rewards)';
+
+/** ESS, share of units, heaviest weight and its share of the weight sum, from a WeightColumns' sums. */
+function weightSummary(t: PassTotals, c: WeightColumns, max: number): { ess: number; essShare: number; units: number; maxWeight: number; maxWeightShare: number } {
+  const sum = t.sums[c.sum];
+  const sum2 = t.sums[c.sumSquares];
+  const units = t.sums[c.units];
+  const ess = sum2 > 0 ? (sum * sum) / sum2 : 0;
+  return { ess, essShare: units > 0 ? ess / units : 0, units, maxWeight: max, maxWeightShare: sum > 0 ? max / sum : 0 };
+}
+
 /** Turns the pass's sums into estimates, standard errors, intervals and diagnostics. */
 export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions): EvaluationResult {
   const M = plan.columns.length;
@@ -35,7 +48,7 @@ export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions
 
   const policies: PolicyDiagnostics[] = plan.policies.map((name, p) => policyDiagnostics(plan, t, o, means, B, name, p));
 
-  const estimates: EstimateResult[] = plan.slots.map((slot) => {
+  const estimates: EstimateResult[] = plan.slots.map((slot, k) => {
     const e = slot.estimator;
     const m = slot.columns.map((j) => means[j]);
     const value = e.combine(m);
@@ -62,8 +75,21 @@ export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions
     const finite = policies[slot.policy].valueInterval;
     if (finite !== undefined) intervals.bernstein = finite;
     const diagnostics: Record<string, number> = {};
-    (e.diagnostics ?? []).forEach((d, k) => (diagnostics[d.name] = means[slot.diagnosticColumns[k]]));
-    const warnings = estimateWarnings(policies[slot.policy], intervals, o);
+    (e.diagnostics ?? []).forEach((d, j) => (diagnostics[d.name] = means[slot.diagnosticColumns[j]]));
+    let own: ReturnType<typeof weightSummary> | undefined;
+    if (slot.weightColumns !== undefined) {
+      own = weightSummary(t, slot.weightColumns, t.unitWeightMax[k] ?? NaN);
+      diagnostics.weight_ess = own.ess;
+      diagnostics.weight_ess_share = own.essShare;
+      diagnostics.max_weight = own.maxWeight;
+      diagnostics.max_weight_share = own.maxWeightShare;
+    }
+    const warnings = estimateWarnings(policies[slot.policy], own, intervals, o);
+    if (own !== undefined && e.weights === jointSlateWeights && own.essShare < DEGENERATE_SLATE_ESS_SHARE) {
+      warnings.push(
+        `DEGENERATE: the joint slate weights have an ESS of ${fmt(own.ess)} slates (${fmt(100 * own.essShare)}% of ${fmt(own.units)}); slate-ips cannot be trusted here — ${SLATE_ALTERNATIVES}`,
+      );
+    }
     if (dropped > 0) warnings.push(`${dropped} of ${B} bootstrap replicates had no estimate (no rows drawn, or a zero normalizer) and were left out`);
     const chosen = intervals[o.ci] ?? unavailable(o.ci, o.alpha);
     return {
@@ -176,7 +202,20 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
   const maxWeightShare = sumW > 0 ? maxWeight / sumW : 0;
   const warnings: string[] = [];
   const essShare = ess / n;
-  if (essShare < HEAVY_WEIGHT.essShare || maxWeightShare > HEAVY_WEIGHT.maxWeightShare) {
+  const slateColumns = plan.slateWeightColumns?.[p];
+  const slate = slateColumns !== undefined ? weightSummary(t, slateColumns, maxWeight) : undefined;
+  if (slate !== undefined) {
+    // On a slate log w is the joint slate weight, which only slate-ips applies: say so in its terms.
+    if (slate.essShare < DEGENERATE_SLATE_ESS_SHARE) {
+      warnings.push(
+        `DEGENERATE SLATE WEIGHTS: the joint slate weights pi(slate)/mu(slate) have an ESS of ${fmt(slate.ess)} slates (${fmt(100 * slate.essShare)}% of ${fmt(slate.units)}), the heaviest slate carries ${fmt(100 * slate.maxWeightShare)}% of the weight; slate-ips is unusable — ${SLATE_ALTERNATIVES}`,
+      );
+    } else if (slate.essShare < HEAVY_WEIGHT.essShare || slate.maxWeightShare > HEAVY_WEIGHT.maxWeightShare) {
+      warnings.push(
+        `HEAVY SLATE WEIGHTS: the joint slate weights have an ESS of ${fmt(slate.ess)} slates (${fmt(100 * slate.essShare)}% of ${fmt(slate.units)}) and the heaviest slate carries ${fmt(100 * slate.maxWeightShare)}% of the weight; slate-ips intervals are likely too narrow`,
+      );
+    }
+  } else if (essShare < HEAVY_WEIGHT.essShare || maxWeightShare > HEAVY_WEIGHT.maxWeightShare) {
     warnings.push(
       `HEAVY WEIGHTS: effective sample size ${fmt(ess)} is ${fmt(100 * essShare)}% of n and one row carries ${fmt(100 * maxWeightShare)}% of the total weight; bootstrap and normal intervals are likely too narrow here` +
         (o.bounds !== undefined
@@ -195,9 +234,8 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
   }
   if (t.rowsWeightAbove1000[p] > 0) warnings.push(`${t.rowsWeightAbove1000[p]} rows have weights above 1000`);
   // The clipped bound is for a per-row value; a slate's value sums its slots (not built yet for slates).
-  const slateLog = plan.slots.some((sl) => sl.policy === p && sl.estimator.stats.some((st) => st.key === SLATE_START_KEY));
   const valueInterval =
-    o.bounds === undefined || slateLog
+    o.bounds === undefined || slate !== undefined
       ? undefined
       : { method: 'bernstein' as const, alpha: o.alpha, ...pick(clippedValueInterval(t.clippedSums[p], n, o.bounds.rewardMin, o.bounds.rewardMax, o.bounds.maxWeight, o.alpha)) };
   return {
@@ -213,13 +251,16 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
     maxWeightShare,
     rowsWeightAbove1000: t.rowsWeightAbove1000[p],
     unsupportedMass: unsupported,
+    slate: slate === undefined ? undefined : { slates: slate.units, ess: slate.ess, essShare: slate.essShare, maxWeight: slate.maxWeight, maxWeightShare: slate.maxWeightShare },
     warnings,
   };
 }
 
-function estimateWarnings(policy: PolicyDiagnostics, intervals: Partial<Record<IntervalMethod, Interval>>, o: SummaryOptions): string[] {
+/** Heavy weights: judged on the estimator's own weights when it reports them (slate estimators), else the policy's. */
+function estimateWarnings(policy: PolicyDiagnostics, own: { essShare: number; maxWeightShare: number } | undefined, intervals: Partial<Record<IntervalMethod, Interval>>, o: SummaryOptions): string[] {
   const out: string[] = [];
-  const heavy = policy.essShare < HEAVY_WEIGHT.essShare || policy.maxWeightShare > HEAVY_WEIGHT.maxWeightShare;
+  const w = own ?? policy;
+  const heavy = w.essShare < HEAVY_WEIGHT.essShare || w.maxWeightShare > HEAVY_WEIGHT.maxWeightShare;
   if (heavy && o.ci !== 'bernstein') {
     out.push(
       intervals.bernstein !== undefined

@@ -42,6 +42,15 @@ export function evaluationDocument(r: EvaluationResult, info: RunInfo): Record<s
         rows_weight_above_1000: p.rowsWeightAbove1000,
         unsupported_mass: p.unsupportedMass ?? null,
         value_interval_finite_sample: p.valueInterval ?? null,
+        ...(p.slate === undefined
+          ? {}
+          : {
+              slates: p.slate.slates,
+              slate_ess: p.slate.ess,
+              slate_ess_share: p.slate.essShare,
+              max_slate_weight: p.slate.maxWeight,
+              max_slate_weight_share: p.slate.maxWeightShare,
+            }),
       },
       warnings: p.warnings,
       estimates: r.estimates

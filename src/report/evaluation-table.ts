@@ -6,7 +6,8 @@ export function renderEvaluation(r: EvaluationResult, footer: readonly string[])
   const level = `${Math.round((1 - r.alpha) * 1000) / 10}%`;
   const rows = r.estimates.map((e) => {
     const pd = r.policies.find((p) => p.policy === e.policy);
-    return [e.policy, e.label, fmt(e.value), fmt(e.se), `[${fmt(e.ci.lower)}, ${fmt(e.ci.upper)}]`, ess(pd?.ess), e.warnings.length > 0 ? '!' : ''];
+    // Slate estimators report the ESS of the weights they apply (over slates or slots).
+    return [e.policy, e.label, fmt(e.value), fmt(e.se), `[${fmt(e.ci.lower)}, ${fmt(e.ci.upper)}]`, ess(e.diagnostics.weight_ess ?? pd?.ess), e.warnings.length > 0 ? '!' : ''];
   });
   const out: string[] = [];
   out.push(renderTable(['policy', 'estimator', 'estimate', 'se', `${level} CI (${r.ciMethod})`, 'ESS', '!'], rows));
@@ -29,6 +30,19 @@ export function renderEvaluation(r: EvaluationResult, footer: readonly string[])
       ]),
     ),
   );
+  const slatePolicies = r.policies.filter((p) => p.slate !== undefined);
+  if (slatePolicies.length > 0) {
+    out.push('');
+    out.push(
+      renderTable(
+        ['policy', 'slates', 'slate ESS', 'slate ESS share', 'max slate w', 'max slate w share'],
+        slatePolicies.map((p) => {
+          const s = p.slate as NonNullable<typeof p.slate>;
+          return [p.policy, String(s.slates), ess(s.ess), fmt(s.essShare, 3), fmt(s.maxWeight), fmt(s.maxWeightShare, 3)];
+        }),
+      ),
+    );
+  }
   const warnings: string[] = [];
   for (const p of r.policies) for (const w of p.warnings) warnings.push(`${p.policy}: ${w}`);
   for (const e of r.estimates) for (const w of e.warnings) warnings.push(`${e.policy} ${e.label}: ${w}`);

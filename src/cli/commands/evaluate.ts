@@ -36,7 +36,10 @@ export function registerEvaluate(program: Command): void {
     .description('estimate the value of target policies from a log with propensities, with bootstrap intervals and diagnostics')
     .requiredOption('--log <file>', 'log file: .arrow/.feather/.ipc, .parquet, .csv, .jsonl/.ndjson')
     .option('--policy <name=file>', "a target policy file aligned with the log by row order (repeatable); default: the log's own target columns", collect, [])
-    .option('--estimators <list>', `comma-separated, with parameters as switch-dr:tau=5, or 'all' (default: every estimator the inputs support). Known: ${ESTIMATOR_NAMES.join(', ')}`)
+    .option(
+      '--estimators <list>',
+      `comma-separated, with parameters as switch-dr:tau=5; 'all' (bandit) and 'all-slate' expand to every estimator of the family (default: every one the inputs support; pbm-ips only when given theta0=..,theta1=..). Known: ${ESTIMATOR_NAMES.join(', ')}`,
+    )
     .option('--bootstrap <B>', 'bootstrap replicates (0 = delta-method se and normal intervals only)', String(DEFAULTS.replicates))
     .addOption(new Option('--bootstrap-kind <kind>', 'poisson (hash-keyed, split-invariant) or multinomial (classic)').choices(['poisson', 'multinomial']).default(DEFAULTS.bootstrapKind))
     .addOption(new Option('--ci <method>', 'interval reported as ci (default: percentile with --bootstrap > 1, else normal)').choices([...INTERVAL_METHODS]))
@@ -86,7 +89,7 @@ export function registerEvaluate(program: Command): void {
       const { result, skipped } = outcome;
       const info = { command: 'evaluate', log: flags.log, backend: 'js (typed arrays; no reward model fitted)', threads };
       const doc = evaluationDocument(result, info);
-      if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: 'the inputs lack what they need (q_hat for dm and the DR family)' };
+      if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: SKIPPED_REASON };
       if (flags.out !== undefined) await writeFileAtomic(flags.out, toJson(doc));
       if (flags.json === true) {
         process.stdout.write(toJson(doc));
@@ -104,6 +107,8 @@ export function registerEvaluate(program: Command): void {
       void cmd;
     });
 }
+
+const SKIPPED_REASON = 'the inputs lack what they need: q_hat for dm, the DR family and cascade-dr; the slate columns propensity_item_position (iips, pi) or propensity_cascade (rips, cascade-dr)';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
