@@ -31,13 +31,7 @@ import { FactorizedPolicy } from './slate-factorized.js';
 import { PrefixLattice } from './slate-lattice.js';
 import { PlackettLucePolicy } from './slate-plackett-luce.js';
 import { linearScoresInto, type LinearScores, type SlatePolicy } from './slate-policy.js';
-import {
-  expectedSlotRewardsInto,
-  newRewardModel,
-  sampleSlotRewardsInto,
-  slotRewardModelInto,
-  type SlateRewardModel,
-} from './slate-rewards.js';
+import { expectedSlotRewardsInto, newRewardModel, sampleSlotRewardsInto, slotRewardModelInto, type SlateRewardModel } from './slate-rewards.js';
 
 export type { SlateSynthConfig, SlateTargetSpec } from './slate-config.js';
 
@@ -100,9 +94,7 @@ export interface SlatePolicies {
 export function makeSlatePolicies(world: SlateWorld, cfg: ResolvedSlateSynthConfig, lattice: PrefixLattice | null): SlatePolicies {
   return {
     logger: policyOf(world, cfg.logger, world.logging, cfg.loggingTemperature, lattice),
-    targets: cfg.targets.map((spec) =>
-      isLoggerTarget(spec, cfg) ? null : policyOf(world, spec.kind, spec.scores === 'logging' ? world.logging : world.truth, spec.temperature, lattice),
-    ),
+    targets: cfg.targets.map((spec) => (isLoggerTarget(spec, cfg) ? null : policyOf(world, spec.kind, spec.scores === 'logging' ? world.logging : world.truth, spec.temperature, lattice))),
   };
 }
 
@@ -123,6 +115,11 @@ export interface SlateTargetColumns {
   readonly targetPropensityItemPosition: Float64Array;
   /** Per row: the target's probability of the logged prefix through this slot. */
   readonly targetPropensityCascade: Float64Array;
+  /**
+   * Per row, n x L row-major: the target's P(logged item at position j | x) for j = 0..L-1 (for
+   * pbm-ips); entry `position` is targetPropensityItemPosition.
+   */
+  readonly targetPropensityItemPositions: Float64Array;
   /** Per row, n x K row-major: the target's distribution of the item at this slot given the logged prefix. */
   readonly actionDist: Float64Array;
   /** Per row: the Monte Carlo range of targetPropensityItemPosition (see SlateSynthBatch.itemPositionRange). */
@@ -154,6 +151,12 @@ export interface SlateSynthBatch {
   readonly propensityItemPosition: Float64Array;
   /** The logger's probability of the slate's prefix through this slot. */
   readonly propensityCascade: Float64Array;
+  /**
+   * Row-major n x L: the logger's P(this item at position j | x) for j = 0..L-1 (for pbm-ips).
+   * Entry `position` is propensityItemPosition, bit for bit; the others are the marginals as
+   * computed (exact, or Monte Carlo like propensityItemPosition, position 0 always exact).
+   */
+  readonly propensityItemPositions: Float64Array;
   /**
    * Per row, not written to the files: the largest value one Monte Carlo term of
    * propensityItemPosition can take (0 when it is exact). Its Hoeffding error bound is this times the
@@ -235,6 +238,7 @@ function newBatch(state: GeneratorState, start: number, slates: number): SlateSy
     propensity: new Float64Array(n),
     propensityItemPosition: new Float64Array(n),
     propensityCascade: new Float64Array(n),
+    propensityItemPositions: new Float64Array(n * L),
     itemPositionRange: new Float64Array(n),
     context: new Float64Array(n * d),
     qHat: new Float64Array(n * K),
@@ -248,6 +252,7 @@ function newBatch(state: GeneratorState, start: number, slates: number): SlateSy
       targetPropensity: new Float64Array(n),
       targetPropensityItemPosition: new Float64Array(n),
       targetPropensityCascade: new Float64Array(n),
+      targetPropensityItemPositions: new Float64Array(n * L),
       actionDist: new Float64Array(n * K),
       itemPositionRange: new Float64Array(n),
       conditionalValue: new Float64Array(slates),
@@ -275,7 +280,7 @@ function fillBatch(state: GeneratorState, b: SlateSynthBatch): void {
   const { cfg, world, policies, model, monteCarlo, blockSlates, x, scratch, slate, cascade, marginals, targetCascade, targetMarginals, ranges, targetRanges, expected } = state;
   const { K, L, d } = world;
   const samples = cfg.marginalSamples;
-  const { slateId, position, action, reward, propensity, propensityItemPosition, propensityCascade, context, qHat, expectedRewardLogged } = b;
+  const { slateId, position, action, reward, propensity, propensityItemPosition, propensityCascade, propensityItemPositions, context, qHat, expectedRewardLogged } = b;
   for (let j = 0; j < b.slates; j++) {
     const i = b.slateOffset + j;
     if (i % blockSlates === 0 && i !== 0) state.streams = slateStreams(cfg.seed, i / blockSlates);
@@ -306,6 +311,7 @@ function fillBatch(state: GeneratorState, b: SlateSynthBatch): void {
       propensity[r] = joint;
       propensityCascade[r] = cascade[k];
       propensityItemPosition[r] = itemPositionPropensity(marginals[k * K + a], cascade[k]);
+      for (let j = 0; j < L; j++) propensityItemPositions[r * L + j] = j === k ? propensityItemPosition[r] : marginals[j * K + a];
       if (monteCarlo) b.itemPositionRange[r] = ranges[k * K + a];
       expectedRewardLogged[r] = expected[k];
       for (let h = 0; h < d; h++) context[r * d + h] = x[h];
@@ -340,6 +346,7 @@ function fillBatch(state: GeneratorState, b: SlateSynthBatch): void {
         t.targetPropensity[r] = tJoint;
         t.targetPropensityCascade[r] = targetCascade[k];
         t.targetPropensityItemPosition[r] = itemPositionPropensity(tMarginals[k * K + slate[k]], targetCascade[k]);
+        for (let j = 0; j < L; j++) t.targetPropensityItemPositions[r * L + j] = j === k ? t.targetPropensityItemPosition[r] : tMarginals[j * K + slate[k]];
         if (monteCarlo) t.itemPositionRange[r] = tRanges[k * K + slate[k]];
       }
     });

@@ -2,9 +2,11 @@
  * Writes one synthetic slate run to a directory (long slate format of DESIGN.md §2, one row per
  * (slate, position)):
  *   log.<ext>            slate_id, position, action, reward, propensity, propensity_item_position,
- *                        propensity_cascade, context, q_hat, expected_reward_logged
+ *                        propensity_cascade, propensity_item_positions (list of L), context, q_hat,
+ *                        expected_reward_logged
  *   policy-<name>.<ext>  target_propensity, target_propensity_item_position, target_propensity_cascade,
- *                        action_dist per target, aligned with the log by row order
+ *                        target_propensity_item_positions (list of L), action_dist per target,
+ *                        aligned with the log by row order
  *   truth.json           the true value of every target and of the logger (SlateSynthTruth)
  * in one pass over the generator, all files at once, in bounded memory; every file is written
  * atomically and truth.json last, so its presence means the run is complete.
@@ -90,7 +92,10 @@ export interface SlateSynthTruth {
    * How propensity_item_position and target_propensity_item_position were computed, and their error;
    * logged_max_abs_error_bound: the largest bound of a written entry, each entry's bound being
    * max_abs_error_bound times the largest value its Monte Carlo terms can take (Hoeffding for terms
-   * in [0, u]); it holds with the same confidence.
+   * in [0, u]); it holds with the same confidence. The lists propensity_item_positions and
+   * target_propensity_item_positions hold the same marginals at every position: at other positions
+   * than the row's own they are Monte Carlo estimates too (position 0 exact), within
+   * max_abs_error_bound (with its confidence) but not counted in logged_max_abs_error_bound.
    */
   readonly marginals: MarginalErrorStatement & { readonly logged_max_abs_error_bound: number };
   /** Whether value_sample (and logging_value) are exact given the logged contexts. */
@@ -111,7 +116,7 @@ export interface SlateSynthResult {
   readonly truth: SlateSynthTruth;
 }
 
-export function slateLogSchema(K: number, d: number): OutColumnSpec[] {
+export function slateLogSchema(K: number, d: number, L: number): OutColumnSpec[] {
   return [
     { name: 'slate_id', kind: 'int32' },
     { name: 'position', kind: 'int32' },
@@ -120,17 +125,19 @@ export function slateLogSchema(K: number, d: number): OutColumnSpec[] {
     { name: 'propensity', kind: 'float64' },
     { name: 'propensity_item_position', kind: 'float64' },
     { name: 'propensity_cascade', kind: 'float64' },
+    { name: 'propensity_item_positions', kind: 'list', width: L },
     { name: 'context', kind: 'list', width: d },
     { name: 'q_hat', kind: 'list', width: K },
     { name: 'expected_reward_logged', kind: 'float64' },
   ];
 }
 
-export function slatePolicySchema(K: number): OutColumnSpec[] {
+export function slatePolicySchema(K: number, L: number): OutColumnSpec[] {
   return [
     { name: 'target_propensity', kind: 'float64' },
     { name: 'target_propensity_item_position', kind: 'float64' },
     { name: 'target_propensity_cascade', kind: 'float64' },
+    { name: 'target_propensity_item_positions', kind: 'list', width: L },
     { name: 'action_dist', kind: 'list', width: K },
   ];
 }
@@ -146,6 +153,7 @@ export function slateLogColumns(b: SlateSynthBatch): OutBatch {
       propensity: b.propensity,
       propensity_item_position: b.propensityItemPosition,
       propensity_cascade: b.propensityCascade,
+      propensity_item_positions: b.propensityItemPositions,
       context: b.context,
       q_hat: b.qHat,
       expected_reward_logged: b.expectedRewardLogged,
@@ -161,6 +169,7 @@ export function slatePolicyColumns(b: SlateSynthBatch, target: number): OutBatch
       target_propensity: t.targetPropensity,
       target_propensity_item_position: t.targetPropensityItemPosition,
       target_propensity_cascade: t.targetPropensityCascade,
+      target_propensity_item_positions: t.targetPropensityItemPositions,
       action_dist: t.actionDist,
     },
   };
@@ -190,11 +199,15 @@ export async function writeSlateSynth(config: SlateSynthConfig, options: WriteSl
     }
   }
 
-  const writeLog = (batches: AsyncIterable<SlateSynthBatch>): Promise<unknown> => writeTable(join(outDir, logFile), slateLogSchema(K, d), mapBatches(batches, slateLogColumns));
+  const writeLog = (batches: AsyncIterable<SlateSynthBatch>): Promise<unknown> => writeTable(join(outDir, logFile), slateLogSchema(K, d, L), mapBatches(batches, slateLogColumns));
   const writePolicies = policyFiles.map(
     (file, t) =>
       (batches: AsyncIterable<SlateSynthBatch>): Promise<unknown> =>
-        writeTable(join(outDir, file), slatePolicySchema(K), mapBatches(batches, (b) => slatePolicyColumns(b, t))),
+        writeTable(
+          join(outDir, file),
+          slatePolicySchema(K, L),
+          mapBatches(batches, (b) => slatePolicyColumns(b, t)),
+        ),
   );
   await fanOut(observed(), [writeLog, ...writePolicies]);
 

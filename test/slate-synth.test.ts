@@ -61,6 +61,7 @@ const COLUMNS: Record<string, (b: SlateSynthBatch) => NumericArray> = {
   propensity: (b) => b.propensity,
   propensityItemPosition: (b) => b.propensityItemPosition,
   propensityCascade: (b) => b.propensityCascade,
+  propensityItemPositions: (b) => b.propensityItemPositions,
   context: (b) => b.context,
   qHat: (b) => b.qHat,
   expectedRewardLogged: (b) => b.expectedRewardLogged,
@@ -69,6 +70,7 @@ const COLUMNS: Record<string, (b: SlateSynthBatch) => NumericArray> = {
   targetPropensity0: (b) => b.targets[0].targetPropensity,
   targetItemPosition1: (b) => b.targets[1].targetPropensityItemPosition,
   targetCascade2: (b) => b.targets[2].targetPropensityCascade,
+  targetItemPositions1: (b) => b.targets[1].targetPropensityItemPositions,
   actionDist0: (b) => b.targets[0].actionDist,
   conditionalValue2: (b) => b.targets[2].conditionalValue,
 };
@@ -286,7 +288,15 @@ describe('generateSlateLog', () => {
     for (const cfg of [
       { ...BASE, loggingTemperature: 0.8, targets: [other, self] },
       { ...BASE, loggingTemperature: 0.8, targets: [other, self], marginals: 'monte-carlo' as const, marginalSamples: 10, n: 300 },
-      { ...BASE, loggingTemperature: 0.8, logger: 'factorized' as const, targets: [{ ...other, kind: 'factorized' as const }, { ...self, kind: 'factorized' as const }] },
+      {
+        ...BASE,
+        loggingTemperature: 0.8,
+        logger: 'factorized' as const,
+        targets: [
+          { ...other, kind: 'factorized' as const },
+          { ...self, kind: 'factorized' as const },
+        ],
+      },
     ]) {
       const [b] = collect({ ...cfg, n: Math.min(cfg.n, 1000) }, 1000);
       const t = b.targets[1];
@@ -378,6 +388,134 @@ describe('generateSlateLog', () => {
       const se = Math.sqrt(sumSq) / truth.n;
       expect(Math.abs(truth.meanSlateReward - truth.logging.value), reward).toBeLessThan(4 * se);
     }
+  });
+});
+
+// ------------------------------------------------------------ propensity_item_positions (pbm-ips)
+
+describe("propensity_item_positions: the marginals of the row's item at every position", () => {
+  it('match enumeration over every slate, for the logger and every target (Plackett-Luce and factorized)', () => {
+    const self: SlateTargetSpec = { kind: 'plackett-luce', temperature: 1, scores: 'logging', name: 'self' };
+    const cases: SlateSynthConfig[] = [
+      { ...BASE, n: 10, actions: 4, slateLength: 3 },
+      // K = L: every slate holds every item, so each position's marginals over the slate's rows sum to 1.
+      { ...BASE, n: 10, actions: 3, slateLength: 3 },
+      { ...BASE, n: 10, actions: 5, slateLength: 2, targets: [{ kind: 'plackett-luce', temperature: 0.5 }, self] },
+      {
+        ...BASE,
+        n: 10,
+        actions: 3,
+        slateLength: 3,
+        logger: 'factorized',
+        targets: [
+          { kind: 'factorized', temperature: 0.7 },
+          { ...self, kind: 'factorized' },
+        ],
+      },
+    ];
+    for (const config of cases) {
+      const cfg = resolveSlateConfig(config);
+      const world = makeSlateWorld(cfg);
+      const { K, L, d } = world;
+      const pl = cfg.logger === 'plackett-luce';
+      const label = `${cfg.logger} K=${K} L=${L}`;
+      const slates = allSlates(K, L, !pl);
+      const policies = [
+        { scores: world.logging, temperature: cfg.loggingTemperature },
+        ...cfg.targets.map((t) => ({ scores: t.scores === 'logging' ? world.logging : world.truth, temperature: t.temperature })),
+      ];
+      let worstEntry = 0;
+      let worstTotal = 0;
+      let worstColumn = 0;
+      let ownMismatch = 0;
+      let overOne = 0;
+      for (const b of collect(cfg, 4)) {
+        expect(b.propensityItemPositions.length).toBe(b.n * L);
+        for (let s = 0; s < b.slates; s++) {
+          const x = b.context.subarray(s * L * d, s * L * d + d);
+          policies.forEach((p, i) => {
+            const sc = scores(p.scores, x);
+            const slots = pl ? null : factorizedSlots(sc, world, p.temperature);
+            const prob = (slate: readonly number[]): number => (slots === null ? plackettLuce(sc, p.temperature, slate) : slate.reduce((q, a, k) => q * slots[k][a], 1));
+            // marginal[j][a] = P(a at j); shown[a] = P(a in the slate); count[a] = E[times a is shown].
+            const marginal = Array.from({ length: L }, () => new Array<number>(K).fill(0));
+            const shown = new Array<number>(K).fill(0);
+            const count = new Array<number>(K).fill(0);
+            for (const slate of slates) {
+              const q = prob(slate);
+              slate.forEach((a, j) => {
+                marginal[j][a] += q;
+                count[a] += q;
+              });
+              for (const a of new Set(slate)) shown[a] += q;
+            }
+            const list = i === 0 ? b.propensityItemPositions : b.targets[i - 1].targetPropensityItemPositions;
+            const own = i === 0 ? b.propensityItemPosition : b.targets[i - 1].targetPropensityItemPosition;
+            const column = new Array<number>(L).fill(0);
+            for (let k = 0; k < L; k++) {
+              const r = s * L + k;
+              const a = b.action[r];
+              let total = 0;
+              for (let j = 0; j < L; j++) {
+                const v = list[r * L + j];
+                worstEntry = Math.max(worstEntry, Math.abs(v - marginal[j][a]));
+                total += v;
+                column[j] += v;
+              }
+              if (!Object.is(list[r * L + k], own[r])) ownMismatch++;
+              // Without repeats the positions are disjoint events: the sum is P(a in the slate) <= 1.
+              // With repeats (factorized) it is the expected number of times a is shown, >= P(a shown).
+              if (pl) {
+                worstTotal = Math.max(worstTotal, Math.abs(total - shown[a]));
+                if (total > 1 + 1e-12) overOne++;
+              } else {
+                worstTotal = Math.max(worstTotal, Math.abs(total - count[a]));
+                if (total < shown[a] - 1e-12) overOne++;
+              }
+            }
+            // The logged items of a Plackett-Luce slate are distinct, so at each position their
+            // marginals sum to at most 1, exactly 1 when they are all K items.
+            if (pl) for (let j = 0; j < L; j++) worstColumn = Math.max(worstColumn, K === L ? Math.abs(column[j] - 1) : Math.max(0, column[j] - 1));
+          });
+        }
+        b.targets.forEach((t) => {
+          if (t.sameAsLogger) expect(firstDifference(t.targetPropensityItemPositions, b.propensityItemPositions), label).toBe(-1);
+        });
+      }
+      expect({ label, ownMismatch, overOne }).toEqual({ label, ownMismatch: 0, overOne: 0 });
+      expect(worstEntry, label).toBeLessThan(1e-12);
+      expect(worstTotal, label).toBeLessThan(1e-12);
+      expect(worstColumn, label).toBeLessThan(1e-12);
+    }
+  });
+
+  it("with Monte Carlo marginals: position 0 exact, every other entry within truth.json's max_abs_error_bound, the own entry the written propensity", () => {
+    const cfg = resolveSlateConfig({ ...BASE, n: 300, actions: 6, slateLength: 4, marginals: 'monte-carlo', marginalSamples: 200 });
+    const h = marginalErrorStatement(cfg).max_abs_error_bound;
+    const [mc] = collect(cfg, 300);
+    const [exact] = collect({ ...cfg, marginals: 'exact' }, 300);
+    const L = mc.L;
+    const lists: Array<[Float64Array, Float64Array, Float64Array]> = [
+      [mc.propensityItemPositions, exact.propensityItemPositions, mc.propensityItemPosition],
+      ...mc.targets.map((t, i): [Float64Array, Float64Array, Float64Array] => [t.targetPropensityItemPositions, exact.targets[i].targetPropensityItemPositions, t.targetPropensityItemPosition]),
+    ];
+    let worstFirst = 0;
+    let worstOther = 0;
+    let ownMismatch = 0;
+    for (const [estimate, truth, own] of lists) {
+      for (let r = 0; r < mc.n; r++) {
+        for (let j = 0; j < L; j++) {
+          const diff = Math.abs(estimate[r * L + j] - truth[r * L + j]);
+          if (j === 0) worstFirst = Math.max(worstFirst, diff);
+          else worstOther = Math.max(worstOther, diff);
+        }
+        if (!Object.is(estimate[r * L + mc.position[r]], own[r])) ownMismatch++;
+      }
+    }
+    expect(ownMismatch).toBe(0);
+    expect(worstFirst).toBeLessThan(1e-15);
+    expect(worstOther).toBeGreaterThan(0);
+    expect(worstOther).toBeLessThanOrEqual(h);
   });
 });
 
@@ -633,7 +771,12 @@ describe('factorized closed forms', () => {
     for (const slate of allSlates(K, L, true)) {
       policy.followSlate(Int32Array.from(slate), 0, cascade, 0, null, 0);
       total += cascade[L - 1];
-      expect(relErr(cascade[L - 1], slate.reduce((p, a, k) => p * slots[k][a], 1))).toBeLessThan(1e-12);
+      expect(
+        relErr(
+          cascade[L - 1],
+          slate.reduce((p, a, k) => p * slots[k][a], 1),
+        ),
+      ).toBeLessThan(1e-12);
       slate.forEach((a, k) => (enumerated[k * K + a] += cascade[L - 1]));
     }
     expect(Math.abs(total - 1)).toBeLessThan(1e-12);
@@ -670,9 +813,29 @@ describe('writeSlateSynth', () => {
         }
         if (format === 'csv') {
           const header = (await readFile(join(out, 'log.csv'), 'utf8')).split('\n')[0];
-          expect(header.split(',').slice(0, 7)).toEqual(['slate_id', 'position', 'action', 'reward', 'propensity', 'propensity_item_position', 'propensity_cascade']);
+          expect(header.split(',').slice(0, 11)).toEqual([
+            'slate_id',
+            'position',
+            'action',
+            'reward',
+            'propensity',
+            'propensity_item_position',
+            'propensity_cascade',
+            'propensity_item_positions_0',
+            'propensity_item_positions_1',
+            'propensity_item_positions_2',
+            'context_0',
+          ]);
           const policyHeader = (await readFile(join(out, truth.targets[0].file), 'utf8')).split('\n')[0];
-          expect(policyHeader.split(',').slice(0, 4)).toEqual(['target_propensity', 'target_propensity_item_position', 'target_propensity_cascade', 'action_dist_0']);
+          expect(policyHeader.split(',').slice(0, 7)).toEqual([
+            'target_propensity',
+            'target_propensity_item_position',
+            'target_propensity_cascade',
+            'target_propensity_item_positions_0',
+            'target_propensity_item_positions_1',
+            'target_propensity_item_positions_2',
+            'action_dist_0',
+          ]);
           continue;
         }
         const log = tableFromIPC(await readFile(join(out, 'log.arrow')));
@@ -694,12 +857,19 @@ describe('writeSlateSynth', () => {
           'propensity',
           'propensity_item_position',
           'propensity_cascade',
+          'propensity_item_positions',
           'context',
           'q_hat',
           'expected_reward_logged',
         ]);
         const policy = tableFromIPC(await readFile(join(out, truth.targets[1].file)));
-        expect(policy.schema.fields.map((f) => f.name)).toEqual(['target_propensity', 'target_propensity_item_position', 'target_propensity_cascade', 'action_dist']);
+        expect(policy.schema.fields.map((f) => f.name)).toEqual([
+          'target_propensity',
+          'target_propensity_item_position',
+          'target_propensity_cascade',
+          'target_propensity_item_positions',
+          'action_dist',
+        ]);
         const pcol = (name: string): number[] => Array.from(policy.getChild(name)?.toArray() as ArrayLike<number>);
         expect(firstDifference(pcol('target_propensity'), expected.targets[1].targetPropensity)).toBe(-1);
         expect(firstDifference(pcol('target_propensity_item_position'), expected.targets[1].targetPropensityItemPosition)).toBe(-1);
@@ -713,7 +883,16 @@ describe('writeSlateSynth', () => {
 
 describe('writeSlateSynth with Monte Carlo marginals', () => {
   it('states the method, sample count, error bounds and Monte Carlo standard errors in truth.json', async () => {
-    const cfg: SlateSynthConfig = { ...BASE, n: 200, marginals: 'monte-carlo', marginalSamples: 50, targets: [{ kind: 'plackett-luce', temperature: 0.5 }, { kind: 'plackett-luce', temperature: 1, scores: 'logging' }] };
+    const cfg: SlateSynthConfig = {
+      ...BASE,
+      n: 200,
+      marginals: 'monte-carlo',
+      marginalSamples: 50,
+      targets: [
+        { kind: 'plackett-luce', temperature: 0.5 },
+        { kind: 'plackett-luce', temperature: 1, scores: 'logging' },
+      ],
+    };
     const dir = await mkdtemp(join(tmpdir(), 'ope-slate-mc-'));
     try {
       const { truth } = await writeSlateSynth(cfg, { outDir: dir, format: 'jsonl' });
@@ -728,7 +907,19 @@ describe('writeSlateSynth with Monte Carlo marginals', () => {
       // The logger as a target: its weights are exactly 1, so the IIPS bound is 0.
       expect(truth.targets[1]).toMatchObject({ name: 'pl-logger-1', same_as_logger: true, iips_error_bound: 0, value_sample: truth.logging_value });
       const first = JSON.parse((await readFile(join(dir, 'log.jsonl'), 'utf8')).split('\n')[0]) as Record<string, unknown>;
-      expect(Object.keys(first)).toEqual(['slate_id', 'position', 'action', 'reward', 'propensity', 'propensity_item_position', 'propensity_cascade', 'context', 'q_hat', 'expected_reward_logged']);
+      expect(Object.keys(first)).toEqual([
+        'slate_id',
+        'position',
+        'action',
+        'reward',
+        'propensity',
+        'propensity_item_position',
+        'propensity_cascade',
+        'propensity_item_positions',
+        'context',
+        'q_hat',
+        'expected_reward_logged',
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

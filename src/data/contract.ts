@@ -32,6 +32,8 @@ const LOG_COLUMNS = [
   'propensity_cascade',
   'target_propensity_item_position',
   'target_propensity_cascade',
+  'propensity_item_positions',
+  'target_propensity_item_positions',
   'action_dist',
   'q_hat',
   'q_hat_logged',
@@ -40,12 +42,19 @@ const LOG_COLUMNS = [
   ...STRING_COLUMNS,
 ] as const;
 
-const POLICY_COLUMNS = ['target_propensity', 'target_propensity_item_position', 'target_propensity_cascade', 'action_dist', 'q_hat_target'] as const;
+const POLICY_COLUMNS = ['target_propensity', 'target_propensity_item_position', 'target_propensity_cascade', 'target_propensity_item_positions', 'action_dist', 'q_hat_target'] as const;
 
 /** Every name `--columns new=old` accepts on the left. */
 export const CONTRACT_COLUMNS: readonly string[] = LOG_COLUMNS;
 
-const LIST_COLUMNS: ReadonlySet<string> = new Set(['action_dist', 'q_hat', 'context']);
+const LIST_COLUMNS: ReadonlySet<string> = new Set(['action_dist', 'q_hat', 'context', 'propensity_item_positions', 'target_propensity_item_positions']);
+
+/** Slate lists (width L, the slate length): per row, the probability of the row's item at every position. */
+type SlateListField = 'propensity_item_positions' | 'target_propensity_item_positions';
+type ListField = 'action_dist' | 'q_hat' | 'context' | SlateListField;
+
+/** Relative tolerance for "the list's entry at the row's position is the item-position propensity". */
+export const ITEM_POSITION_TOL = 1e-9;
 const REQUIRED_LOG = ['action', 'reward', 'propensity'] as const;
 
 export type Role = 'log' | 'policy';
@@ -60,9 +69,7 @@ export function checkMapping(mapping: ColumnMapping): void {
 }
 
 /** Where a contract column comes from: one file column, or wide columns (`q_hat_0`, ..., `x_*`). */
-export type Source =
-  | { readonly kind: 'column'; readonly name: string }
-  | { readonly kind: 'wide'; readonly base: string; readonly names: readonly string[] };
+export type Source = { readonly kind: 'column'; readonly name: string } | { readonly kind: 'wide'; readonly base: string; readonly names: readonly string[] };
 
 export function describeSource(s: Source): string {
   if (s.kind === 'column') return s.name;
@@ -230,6 +237,8 @@ export class ContractMapper {
   readonly fileColumns: readonly string[];
   private k: Width | undefined;
   private contextWidth: Width | undefined;
+  /** L, the width of propensity_item_positions and target_propensity_item_positions. */
+  private slateWidth: Width | undefined;
   private actionMode: 'int' | 'string' | undefined;
   private readonly dictionary = new Map<string, number>();
 
@@ -268,7 +277,13 @@ export class ContractMapper {
     };
 
     // Lists first: they fix K, which the action range check needs.
-    for (const [field, key] of [['action_dist', 'actionDist'], ['q_hat', 'qHat'], ['context', 'context']] as const) {
+    for (const [field, key] of [
+      ['action_dist', 'actionDist'],
+      ['q_hat', 'qHat'],
+      ['context', 'context'],
+      ['propensity_item_positions', 'propensityItemPositions'],
+      ['target_propensity_item_positions', 'targetPropensityItemPositions'],
+    ] as const) {
       const s = this.sources.get(field);
       if (s === undefined) continue;
       const list = this.list(field, s, raw, ctx, n);
@@ -300,19 +315,28 @@ export class ContractMapper {
     });
     // Slate logs (DESIGN.md §2): the logger's marginal and prefix probabilities are propensities,
     // the target's are probabilities that may be 0.
-    for (const [field, key] of [['propensity_item_position', 'propensityItemPosition'], ['propensity_cascade', 'propensityCascade']] as const) {
+    for (const [field, key] of [
+      ['propensity_item_position', 'propensityItemPosition'],
+      ['propensity_cascade', 'propensityCascade'],
+    ] as const) {
       scalar(field, key, (v, nums, c) => {
         requireValues(nums, c, field);
         for (let i = 0; i < n; i++) if (!(v[i] > 0 && v[i] <= 1 + PROB_TOL)) fail(c, i, `${field} must be in (0, 1], got ${v[i]}`);
       });
     }
-    for (const [field, key] of [['target_propensity_item_position', 'targetPropensityItemPosition'], ['target_propensity_cascade', 'targetPropensityCascade']] as const) {
+    for (const [field, key] of [
+      ['target_propensity_item_position', 'targetPropensityItemPosition'],
+      ['target_propensity_cascade', 'targetPropensityCascade'],
+    ] as const) {
       scalar(field, key, (v, nums, c) => {
         requireValues(nums, c, field);
         for (let i = 0; i < n; i++) if (!(v[i] >= 0 && v[i] <= 1 + PROB_TOL)) fail(c, i, `${field} must be in [0, 1], got ${v[i]}`);
       });
     }
-    for (const [field, key] of [['q_hat_logged', 'qHatLogged'], ['q_hat_target', 'qHatTarget']] as const) {
+    for (const [field, key] of [
+      ['q_hat_logged', 'qHatLogged'],
+      ['q_hat_target', 'qHatTarget'],
+    ] as const) {
       scalar(field, key, (v, nums, c) => {
         requireValues(nums, c, field);
         for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) fail(c, i, `${field} must be a finite number, got ${v[i]}`);
@@ -320,7 +344,23 @@ export class ContractMapper {
     }
 
     const position = single('position');
-    if (position !== undefined) out.set('position', { kind: 'i32', v: nonNegativeInts(position.col, n, position.ctx, 'position') });
+    const positions = position === undefined ? undefined : nonNegativeInts(position.col, n, position.ctx, 'position');
+    if (positions !== undefined) out.set('position', { kind: 'i32', v: positions });
+
+    // Slate lists: probabilities of the row's item at every position; at the row's own position,
+    // the item-position propensity itself.
+    for (const [field, key, scalarField, scalarKey] of [
+      ['propensity_item_positions', 'propensityItemPositions', 'propensity_item_position', 'propensityItemPosition'],
+      ['target_propensity_item_positions', 'targetPropensityItemPositions', 'target_propensity_item_position', 'targetPropensityItemPosition'],
+    ] as const) {
+      const s = this.sources.get(field);
+      const list = out.get(key);
+      if (s === undefined || list?.kind !== 'list') continue;
+      const scalarSource = this.sources.get(scalarField);
+      const scalar = out.get(scalarKey);
+      const own = scalarSource !== undefined && scalar?.kind === 'f64' ? { v: scalar.v, name: describeSource(scalarSource) } : undefined;
+      checkItemPositions(list, ctx(describeSource(s)), field, positions, own);
+    }
 
     const id = single('request_id') ?? single('slate_id');
     if (id !== undefined) {
@@ -329,7 +369,10 @@ export class ContractMapper {
       if (ids !== undefined) out.set('requestIds', { kind: 'array', v: ids });
     }
 
-    for (const [field, key] of [['event_ts', 'eventTs'], ['reward_ts', 'rewardTs']] as const) {
+    for (const [field, key] of [
+      ['event_ts', 'eventTs'],
+      ['reward_ts', 'rewardTs'],
+    ] as const) {
       const s = single(field);
       if (s !== undefined) out.set(key, { kind: 'f64', v: numbers(s.col, n, s.ctx, true).v });
     }
@@ -340,27 +383,31 @@ export class ContractMapper {
     return { n, columns: out };
   }
 
-  private list(
-    field: 'action_dist' | 'q_hat' | 'context',
-    s: Source,
-    raw: (name: string) => RawColumn,
-    ctx: (column: string) => Ctx,
-    n: number,
-  ): OutColumn {
+  private list(field: ListField, s: Source, raw: (name: string) => RawColumn, ctx: (column: string) => Ctx, n: number): OutColumn {
     // Features may be missing (NaN); probabilities and reward-model values may not.
     const nullable = field === 'context';
-    const shared = field !== 'context';
-    const current = shared ? this.k : this.contextWidth;
+    // action_dist and q_hat share K; the two slate lists share L; context has its own width.
+    const slot = field === 'action_dist' || field === 'q_hat' ? 'k' : field === 'context' ? 'context' : 'slate';
+    const current = slot === 'k' ? this.k : slot === 'context' ? this.contextWidth : this.slateWidth;
     const fix = (width: number, row: number, c: Ctx): Width => {
       if (width === 0) fail(c, row - c.rowOffset, `${field} is an empty list`);
       const w = { width, field, row };
-      if (shared) this.k = w;
-      else this.contextWidth = w;
+      if (slot === 'k') this.k = w;
+      else if (slot === 'context') this.contextWidth = w;
+      else this.slateWidth = w;
       return w;
     };
     const check = (w: Width, len: number, c: Ctx, i: number): void => {
       if (len === w.width) return;
       const origin = w.field === field ? `row ${w.row}` : `${w.field} at row ${w.row}`;
+      if (slot === 'slate') {
+        fail(
+          c,
+          i,
+          `list length ${len} differs from L = ${w.width} (the length of ${origin}); every row has one entry per position of the slate` +
+            (w.field !== field ? ', so propensity_item_positions and target_propensity_item_positions must have the same width' : ''),
+        );
+      }
       fail(c, i, `list length ${len} differs from K = ${w.width} (the length of ${origin})${w.field !== field ? '; action_dist and q_hat must have the same width' : ''}`);
     };
     if (s.kind === 'wide') {
@@ -587,6 +634,40 @@ function checkDistributions(list: OutColumn, c: Ctx): void {
   }
 }
 
+/**
+ * propensity_item_positions / target_propensity_item_positions: every entry a probability; with
+ * `position`, the row's position is inside the list and its entry is the item-position propensity
+ * (> 0 for the logger, equal to `own`, the scalar column, when the file has it).
+ */
+function checkItemPositions(
+  list: Extract<OutColumn, { kind: 'list' }>,
+  c: Ctx,
+  field: SlateListField,
+  position: Int32Array | undefined,
+  own: { readonly v: Float64Array; readonly name: string } | undefined,
+): void {
+  const { width, v } = list;
+  const rows = v.length / width;
+  const logger = field === 'propensity_item_positions';
+  for (let i = 0; i < rows; i++) {
+    const o = i * width;
+    for (let j = 0; j < width; j++) {
+      const p = v[o + j];
+      if (!(p >= 0 && p <= 1 + PROB_TOL)) fail(c, i, `${field} entry ${j} is ${p}; probabilities must be finite and in [0, 1]`);
+    }
+    if (position === undefined) continue;
+    const k = position[i];
+    if (k >= width) fail(c, i, `position ${k} is out of range of ${field}, which has ${width} entries (positions 0..${width - 1}); its width must be the slate length L`);
+    const p = v[o + k];
+    if (logger && !(p > 0)) fail(c, i, `${field} entry ${k} (at the row's position) is ${p}; the logger's probability of the logged item at its position must be > 0`);
+    if (own === undefined) continue;
+    const q = own.v[i];
+    if (!(Math.abs(p - q) <= ITEM_POSITION_TOL * Math.max(Math.abs(p), Math.abs(q)))) {
+      fail(c, i, `${field} entry ${k} (at the row's position) is ${p} but ${own.name} is ${q}; they must be equal within ${ITEM_POSITION_TOL} relative`);
+    }
+  }
+}
+
 function checkFiniteEntries(list: OutColumn, c: Ctx, field: string): void {
   if (list.kind !== 'list') return;
   const { width, v } = list;
@@ -644,8 +725,7 @@ function resolveSources(file: string, columns: readonly string[], role: Role, ma
     }
   } else if (!sources.has('target_propensity') && !sources.has('action_dist')) {
     throw new InputError(
-      `a policy file needs 'target_propensity' or 'action_dist' (or action_dist_0, action_dist_1, ...); columns found: ${found()}; ` +
-        'name other columns with --columns target_propensity=NAME',
+      `a policy file needs 'target_propensity' or 'action_dist' (or action_dist_0, action_dist_1, ...); columns found: ${found()}; ` + 'name other columns with --columns target_propensity=NAME',
       { file, column: 'target_propensity' },
     );
   }

@@ -11,12 +11,16 @@ export interface ArrayLog {
   readonly qHat?: ReadonlyArray<ArrayLike<number>>;
   readonly qHatLogged?: ArrayLike<number>;
   readonly qHatTarget?: ArrayLike<number>;
+  /** Slate logs: the logger's probability of the row's item at every position 0..L-1 (lists of L). */
+  readonly propensityItemPositions?: ReadonlyArray<ArrayLike<number>>;
 }
 
 export interface ArrayPolicy {
   readonly targetPropensity?: ArrayLike<number>;
   readonly actionDist?: ReadonlyArray<ArrayLike<number>>;
   readonly qHatTarget?: ArrayLike<number>;
+  /** Slate targets: the target's probability of the row's item at every position 0..L-1 (lists of L). */
+  readonly targetPropensityItemPositions?: ReadonlyArray<ArrayLike<number>>;
 }
 
 export function listColumn(rows: ReadonlyArray<ArrayLike<number>>): ListColumn {
@@ -45,15 +49,17 @@ export function logBatchFromArrays(log: ArrayLog, source = '<arrays>', rowOffset
     qHat: log.qHat === undefined ? undefined : listColumn(log.qHat),
     qHatLogged: f64(log.qHatLogged),
     qHatTarget: f64(log.qHatTarget),
+    propensityItemPositions: log.propensityItemPositions === undefined ? undefined : listColumn(log.propensityItemPositions),
   };
 }
 
 export function policyBatchFromArrays(p: ArrayPolicy): PolicyBatch {
-  const n = p.targetPropensity?.length ?? p.actionDist?.length ?? 0;
+  const n = p.targetPropensity?.length ?? p.actionDist?.length ?? p.targetPropensityItemPositions?.length ?? 0;
   return {
     n,
     targetPropensity: f64(p.targetPropensity),
     actionDist: p.actionDist === undefined ? undefined : listColumn(p.actionDist),
     qHatTarget: f64(p.qHatTarget),
+    targetPropensityItemPositions: p.targetPropensityItemPositions === undefined ? undefined : listColumn(p.targetPropensityItemPositions),
   };
 }

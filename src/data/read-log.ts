@@ -91,6 +91,7 @@ class FilePolicySource implements PolicySource {
         qHatTarget: f64(set, 'qHatTarget'),
         targetPropensityItemPosition: f64(set, 'targetPropensityItemPosition'),
         targetPropensityCascade: f64(set, 'targetPropensityCascade'),
+        targetPropensityItemPositions: list(set, 'targetPropensityItemPositions'),
       };
     }
   }
@@ -100,7 +101,11 @@ export function openLog(path: string, opts?: ReadOptions): LogSource {
   return new FileLogSource(path, opts);
 }
 
-/** A target policy file: `target_propensity` and/or `action_dist`, optionally `q_hat_target`, aligned with the log by row order. */
+/**
+ * A target policy file: `target_propensity` and/or `action_dist`, optionally `q_hat_target` and the
+ * slate columns (`target_propensity_item_position`, `target_propensity_cascade`,
+ * `target_propensity_item_positions`), aligned with the log by row order.
+ */
 export function openPolicy(path: string, opts?: ReadOptions): PolicySource {
   return new FilePolicySource(path, opts);
 }
@@ -123,12 +128,7 @@ async function checkReadable(path: string): Promise<void> {
   }
 }
 
-async function* scanTable(
-  path: string,
-  opts: ReadOptions,
-  role: Role,
-  withRequestIds: boolean,
-): AsyncGenerator<{ set: ColumnSet; rowOffset: number; info: ScanInfo }> {
+async function* scanTable(path: string, opts: ReadOptions, role: Role, withRequestIds: boolean): AsyncGenerator<{ set: ColumnSet; rowOffset: number; info: ScanInfo }> {
   await checkReadable(path);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const mapping: ColumnMapping = opts.columns ?? {};
@@ -211,6 +211,8 @@ function toLogBatch(source: string, rowOffset: number, set: ColumnSet): LogBatch
     propensityCascade: f64(set, 'propensityCascade'),
     targetPropensityItemPosition: f64(set, 'targetPropensityItemPosition'),
     targetPropensityCascade: f64(set, 'targetPropensityCascade'),
+    propensityItemPositions: list(set, 'propensityItemPositions'),
+    targetPropensityItemPositions: list(set, 'targetPropensityItemPositions'),
     context: list(set, 'context'),
     eventTs: f64(set, 'eventTs'),
     rewardTs: f64(set, 'rewardTs'),

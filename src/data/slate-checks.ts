@@ -18,14 +18,17 @@ interface SlateRow {
  * adjacent rows with one slate_id; it has positions 0..L-1 once each, with the same L for every
  * slate; the joint propensity is the same on all its rows; the cascade (prefix) propensities never
  * increase along the slate, and the last one equals the joint propensity within 1e-9 relative.
- * The same holds for the target's columns when the log carries them. Errors name the file, the
- * slate and the position.
+ * The same holds for the target's columns when the log carries them. propensity_item_positions
+ * (and target_propensity_item_positions) have one entry per position, so their width is L. Errors
+ * name the file, the slate and the position.
  */
 export class SlateChecker {
   private readonly file: string;
   private current: SlateRow[] = [];
   private currentId: string | number | null = null;
   private length: number | undefined;
+  /** Widths of the slate lists (fixed per file by the reader), with the contract column names. */
+  private widths: { readonly column: string; readonly width: number }[] = [];
   private readonly finished = new Set<string | number>();
   slates = 0;
 
@@ -35,6 +38,9 @@ export class SlateChecker {
 
   add(b: LogBatch, ids: ReadonlyArray<string | number | null>): void {
     if (b.position === undefined) throw new InputError('a slate log needs a position column (0 = top)', { file: this.file, column: 'position' });
+    this.widths = [];
+    if (b.propensityItemPositions !== undefined) this.widths.push({ column: 'propensity_item_positions', width: b.propensityItemPositions.width });
+    if (b.targetPropensityItemPositions !== undefined) this.widths.push({ column: 'target_propensity_item_positions', width: b.targetPropensityItemPositions.width });
     for (let i = 0; i < b.n; i++) {
       const id = ids[i];
       if (id === null) throw new InputError('slate_id is missing', { file: this.file, column: 'slate_id', row: b.rowOffset + i });
@@ -78,6 +84,11 @@ export class SlateChecker {
     if (this.length === undefined) this.length = L;
     else if (L !== this.length) this.fail(`the slate has ${L} positions but earlier slates have ${this.length}: every slate must have positions 0..L-1`, 'position', rows[0]);
     const ordered = byPosition as SlateRow[];
+    for (const { column, width } of this.widths) {
+      if (width !== L) {
+        this.fail(`${column} has ${width} entries per row but the slate has L = ${L} positions: it holds the item's probability at every position 0..L-1`, column, ordered[0]);
+      }
+    }
     this.checkChain(
       ordered,
       (r) => r.joint,

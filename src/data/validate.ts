@@ -90,6 +90,11 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
   let maxAction = -1;
   let tinyCount = 0;
   let minPropensity = Infinity;
+  /** Rows (or, on the first slot's propensity, slates) the tiny-propensity count is out of. */
+  let tinyOutOf = 0;
+  /** Which propensity the tiny-propensity warning is about (see tinyBasis). */
+  let basis: TinyBasis = 'propensity';
+  let slateLog = false;
   let largeCount = 0;
   let maxWeight = 0;
   let fullContract = 0;
@@ -99,8 +104,7 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
   const seen = new PairSeen();
   let slates: SlateChecker | undefined;
 
-  const scan: AsyncIterable<ScannedBatch | { batch: LogBatch; info?: undefined; requestIds?: undefined }> =
-    source instanceof FileLogSource ? source.scan(true) : wrap(source.batches());
+  const scan: AsyncIterable<ScannedBatch | { batch: LogBatch; info?: undefined; requestIds?: undefined }> = source instanceof FileLogSource ? source.scan(true) : wrap(source.batches());
   for await (const { batch: b, info: bi, requestIds } of scan) {
     if (first === undefined) {
       first = b;
@@ -109,8 +113,14 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
     }
     const n = b.n;
     for (let i = 0; i < n; i++) if (b.action[i] > maxAction) maxAction = b.action[i];
+    basis = tinyBasis(b);
+    slateLog = b.propensityItemPosition !== undefined || b.propensityCascade !== undefined;
+    const pos = b.position;
+    const ps = basis === 'item-position' ? (b.propensityItemPosition as Float64Array) : basis === 'first-slot' ? (b.propensityCascade as Float64Array) : b.propensity;
     for (let i = 0; i < n; i++) {
-      const p = b.propensity[i];
+      if (basis === 'first-slot' && (pos as Int32Array)[i] !== 0) continue;
+      const p = ps[i];
+      tinyOutOf++;
       if (p < tiny) tinyCount++;
       if (p < minPropensity) minPropensity = p;
     }
@@ -150,7 +160,7 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
   if (tinyCount > 0) {
     warnings.push({
       code: 'tiny-propensity',
-      message: `${tinyCount} rows (${pct(tinyCount / rows)}) have a propensity below ${tiny} (min ${minPropensity}): their importance weights can reach ${fmtNum(1 / minPropensity)} and dominate IPS-type estimates`,
+      message: tinyMessage(basis, tinyCount, tinyOutOf, tiny, minPropensity),
       count: tinyCount,
       value: minPropensity,
     });
@@ -158,7 +168,10 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
   if (largeCount > 0) {
     warnings.push({
       code: 'large-weight',
-      message: `${largeCount} rows (${pct(largeCount / rows)}) have an importance weight above ${large} (max ${fmtNum(maxWeight)}): expect high variance; compare with clipped-ips, switch-dr or sndr`,
+      message: slateLog
+        ? `${largeCount} rows (${pct(largeCount / rows)}) have a joint slate weight above ${large} (max ${fmtNum(maxWeight)}): these are weights of whole slates, ` +
+          'target_propensity / propensity, which grow with the slate length; slate-ips pays for them, iips, rips and pi weight by item-position, prefix or per slot instead'
+        : `${largeCount} rows (${pct(largeCount / rows)}) have an importance weight above ${large} (max ${fmtNum(maxWeight)}): expect high variance; compare with clipped-ips, switch-dr or sndr`,
       count: largeCount,
       value: maxWeight,
     });
@@ -195,6 +208,33 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
   };
 }
 
+/**
+ * What the tiny-propensity warning looks at. On a slate log the joint slate propensity is naturally
+ * tiny (about 1 / K^L), so it looks at the item-position propensity when the log has it, else at the
+ * first slot's propensity (propensity_cascade at position 0; a log without positions falls back to
+ * `propensity`); on other logs at `propensity`.
+ */
+type TinyBasis = 'propensity' | 'item-position' | 'first-slot';
+
+function tinyBasis(b: LogBatch): TinyBasis {
+  if (b.propensityItemPosition !== undefined) return 'item-position';
+  if (b.propensityCascade !== undefined && b.position !== undefined) return 'first-slot';
+  return 'propensity';
+}
+
+function tinyMessage(basis: TinyBasis, count: number, outOf: number, tiny: number, min: number): string {
+  const share = outOf > 0 ? pct(count / outOf) : pct(0);
+  const reach = fmtNum(1 / min);
+  switch (basis) {
+    case 'item-position':
+      return `${count} rows (${share}) have an item-position propensity (propensity_item_position) below ${tiny} (min ${min}): their item-position weights can reach ${reach} and dominate iips and pbm-ips`;
+    case 'first-slot':
+      return `${count} slates (${share}) have a first-slot propensity (propensity_cascade at position 0) below ${tiny} (min ${min}): their prefix (cascade) weights can reach ${reach} from the first slot on and dominate rips`;
+    case 'propensity':
+      return `${count} rows (${share}) have a propensity below ${tiny} (min ${min}): their importance weights can reach ${reach} and dominate IPS-type estimates`;
+  }
+}
+
 async function* wrap(batches: AsyncIterable<LogBatch>): AsyncGenerator<{ batch: LogBatch }> {
   for await (const batch of batches) yield { batch };
 }
@@ -217,13 +257,7 @@ function contractRows(b: LogBatch, sources: ReadonlyMap<string, Source>, request
 }
 
 /** The earlier row of a duplicate pair: found by a second pass, paid only when there is one. */
-async function throwDuplicate(
-  source: FileLogSource,
-  row: number,
-  id: number | string,
-  position: number,
-  sources: ReadonlyMap<string, Source> | undefined,
-): Promise<never> {
+async function throwDuplicate(source: FileLogSource, row: number, id: number | string, position: number, sources: ReadonlyMap<string, Source> | undefined): Promise<never> {
   let earlier = -1;
   for await (const { batch: b, requestIds } of source.scan(true)) {
     for (let i = 0; i < b.n && earlier < 0; i++) {
@@ -235,10 +269,11 @@ async function throwDuplicate(
   const posSource = sources?.get('position');
   const idName = idSource === undefined ? 'request_id' : describeSource(idSource);
   const posName = posSource === undefined ? 'position' : describeSource(posSource);
-  throw new InputError(
-    `duplicate (${idName}, ${posName}) = (${JSON.stringify(id)}, ${position}): row ${row} repeats row ${earlier}; each request has one row per position`,
-    { file: source.path, column: posName, row },
-  );
+  throw new InputError(`duplicate (${idName}, ${posName}) = (${JSON.stringify(id)}, ${position}): row ${row} repeats row ${earlier}; each request has one row per position`, {
+    file: source.path,
+    column: posName,
+    row,
+  });
 }
 
 /** Contract columns of a batch from a source that is not a file (a library caller's batches). */
@@ -254,6 +289,12 @@ function sourcesOf(b: LogBatch): Map<string, Source> {
     ['q_hat', b.qHat],
     ['q_hat_logged', b.qHatLogged],
     ['q_hat_target', b.qHatTarget],
+    ['propensity_item_position', b.propensityItemPosition],
+    ['propensity_cascade', b.propensityCascade],
+    ['target_propensity_item_position', b.targetPropensityItemPosition],
+    ['target_propensity_cascade', b.targetPropensityCascade],
+    ['propensity_item_positions', b.propensityItemPositions],
+    ['target_propensity_item_positions', b.targetPropensityItemPositions],
     ['context', b.context],
     ['event_ts', b.eventTs],
     ['reward_ts', b.rewardTs],

@@ -1,4 +1,5 @@
 import type { LogBatch, PolicyBatch } from '../data/batch.js';
+import { ITEM_POSITION_TOL } from '../data/contract.js';
 import { InputError } from '../data/errors.js';
 import type { AlignedBatch } from './reblock.js';
 
@@ -7,7 +8,7 @@ export type PolicyInput =
   | { readonly name: string; readonly kind: 'file'; readonly path: string; readonly batches: () => AsyncIterable<PolicyBatch> }
   | { readonly name: string; readonly kind: 'inline' };
 
-/** The target columns carried in the log (`target_propensity`, `action_dist`, `q_hat_target`). */
+/** The target columns carried in the log (`target_propensity`, `action_dist`, `q_hat_target` and the slate ones). */
 export function inlinePolicy(log: LogBatch): PolicyBatch | undefined {
   if (log.targetPropensity === undefined && log.actionDist === undefined) return undefined;
   return {
@@ -17,7 +18,36 @@ export function inlinePolicy(log: LogBatch): PolicyBatch | undefined {
     qHatTarget: log.qHatTarget,
     targetPropensityItemPosition: log.targetPropensityItemPosition,
     targetPropensityCascade: log.targetPropensityCascade,
+    targetPropensityItemPositions: log.targetPropensityItemPositions,
   };
+}
+
+/**
+ * A policy file's target_propensity_item_positions against the log's positions (the file has none,
+ * so the reader could not check these; inline columns are checked by the reader): the row's
+ * position is inside the list, and its entry there equals the file's
+ * target_propensity_item_position when it has that column too.
+ */
+function checkTargetItemPositions(log: LogBatch, pb: PolicyBatch, file: string): void {
+  const list = pb.targetPropensityItemPositions;
+  const position = log.position;
+  if (list === undefined || position === undefined) return;
+  const { width, values } = list;
+  const own = pb.targetPropensityItemPosition;
+  const fail = (i: number, rule: string): never => {
+    throw new InputError(rule, { file, column: 'target_propensity_item_positions', row: log.rowOffset + i });
+  };
+  for (let i = 0; i < log.n; i++) {
+    const k = position[i];
+    if (k >= width)
+      fail(i, `the log's position ${k} is out of range of target_propensity_item_positions, which has ${width} entries (positions 0..${width - 1}); its width must be the slate length L`);
+    if (own === undefined) continue;
+    const p = values[i * width + k];
+    const q = own[i];
+    if (!(Math.abs(p - q) <= ITEM_POSITION_TOL * Math.max(Math.abs(p), Math.abs(q)))) {
+      fail(i, `target_propensity_item_positions entry ${k} (at the log row's position) is ${p} but target_propensity_item_position is ${q}; they must be equal within ${ITEM_POSITION_TOL} relative`);
+    }
+  }
 }
 
 /**
@@ -43,8 +73,11 @@ export async function* alignPolicies(logBatches: AsyncIterable<LogBatch>, polici
       const pb = next.done === true ? undefined : next.value;
       if (pb === undefined || pb.n !== log.n) {
         const got = pb === undefined ? rows : rows + pb.n;
-        throw new InputError(`policy '${p.name}' must have one row per log row (aligned by row order); it ends or differs in length near row ${got} while the log continues to row ${rows + log.n}`, { file: p.kind === 'file' ? p.path : undefined });
+        throw new InputError(`policy '${p.name}' must have one row per log row (aligned by row order); it ends or differs in length near row ${got} while the log continues to row ${rows + log.n}`, {
+          file: p.kind === 'file' ? p.path : undefined,
+        });
       }
+      if (p.kind === 'file') checkTargetItemPositions(log, pb, p.path);
       aligned.push(pb);
     }
     rows += log.n;

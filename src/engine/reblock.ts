@@ -48,6 +48,8 @@ function sliceLog(b: LogBatch, start: number, end: number): LogBatch {
     propensityCascade: sub(b.propensityCascade),
     targetPropensityItemPosition: sub(b.targetPropensityItemPosition),
     targetPropensityCascade: sub(b.targetPropensityCascade),
+    propensityItemPositions: sliceList(b.propensityItemPositions, start, end),
+    targetPropensityItemPositions: sliceList(b.targetPropensityItemPositions, start, end),
     context: sliceList(b.context, start, end),
     eventTs: sub(b.eventTs),
     rewardTs: sub(b.rewardTs),
@@ -63,6 +65,7 @@ function slicePolicy(p: PolicyBatch, start: number, end: number): PolicyBatch {
     qHatTarget: p.qHatTarget?.subarray(start, end),
     targetPropensityItemPosition: p.targetPropensityItemPosition?.subarray(start, end),
     targetPropensityCascade: p.targetPropensityCascade?.subarray(start, end),
+    targetPropensityItemPositions: sliceList(p.targetPropensityItemPositions, start, end),
   };
 }
 
@@ -81,7 +84,10 @@ function concatTyped<T extends Column>(parts: readonly (T | undefined)[], make: 
 function concatList(parts: readonly (ListColumn | undefined)[]): ListColumn | undefined {
   if (parts.length === 0 || parts.some((p) => p === undefined)) return undefined;
   const lists = parts as ListColumn[];
-  const values = concatTyped(lists.map((l) => l.values), (n) => new Float64Array(n)) as Float64Array;
+  const values = concatTyped(
+    lists.map((l) => l.values),
+    (n) => new Float64Array(n),
+  ) as Float64Array;
   return { width: lists[0].width, values };
 }
 
@@ -93,30 +99,77 @@ function concatLog(parts: readonly LogBatch[]): LogBatch {
   if (parts[0].strings !== undefined) {
     strings = new Map();
     for (const k of parts[0].strings.keys()) {
-      strings.set(k, parts.flatMap((p) => [...(p.strings?.get(k) ?? new Array<null>(p.n).fill(null))]));
+      strings.set(
+        k,
+        parts.flatMap((p) => [...(p.strings?.get(k) ?? new Array<null>(p.n).fill(null))]),
+      );
     }
   }
   return {
     source: parts[0].source,
     rowOffset: parts[0].rowOffset,
     n: parts.reduce((s, p) => s + p.n, 0),
-    action: concatTyped(parts.map((p) => p.action), i32) as Int32Array,
-    reward: concatTyped(parts.map((p) => p.reward), f64) as Float64Array,
-    propensity: concatTyped(parts.map((p) => p.propensity), f64) as Float64Array,
-    position: concatTyped(parts.map((p) => p.position), i32),
-    clusterKey: concatTyped(parts.map((p) => p.clusterKey), (n) => new Uint32Array(n)),
-    targetPropensity: concatTyped(parts.map((p) => p.targetPropensity), f64),
+    action: concatTyped(
+      parts.map((p) => p.action),
+      i32,
+    ) as Int32Array,
+    reward: concatTyped(
+      parts.map((p) => p.reward),
+      f64,
+    ) as Float64Array,
+    propensity: concatTyped(
+      parts.map((p) => p.propensity),
+      f64,
+    ) as Float64Array,
+    position: concatTyped(
+      parts.map((p) => p.position),
+      i32,
+    ),
+    clusterKey: concatTyped(
+      parts.map((p) => p.clusterKey),
+      (n) => new Uint32Array(n),
+    ),
+    targetPropensity: concatTyped(
+      parts.map((p) => p.targetPropensity),
+      f64,
+    ),
     actionDist: concatList(parts.map((p) => p.actionDist)),
     qHat: concatList(parts.map((p) => p.qHat)),
-    qHatLogged: concatTyped(parts.map((p) => p.qHatLogged), f64),
-    qHatTarget: concatTyped(parts.map((p) => p.qHatTarget), f64),
-    propensityItemPosition: concatTyped(parts.map((p) => p.propensityItemPosition), f64),
-    propensityCascade: concatTyped(parts.map((p) => p.propensityCascade), f64),
-    targetPropensityItemPosition: concatTyped(parts.map((p) => p.targetPropensityItemPosition), f64),
-    targetPropensityCascade: concatTyped(parts.map((p) => p.targetPropensityCascade), f64),
+    qHatLogged: concatTyped(
+      parts.map((p) => p.qHatLogged),
+      f64,
+    ),
+    qHatTarget: concatTyped(
+      parts.map((p) => p.qHatTarget),
+      f64,
+    ),
+    propensityItemPosition: concatTyped(
+      parts.map((p) => p.propensityItemPosition),
+      f64,
+    ),
+    propensityCascade: concatTyped(
+      parts.map((p) => p.propensityCascade),
+      f64,
+    ),
+    targetPropensityItemPosition: concatTyped(
+      parts.map((p) => p.targetPropensityItemPosition),
+      f64,
+    ),
+    targetPropensityCascade: concatTyped(
+      parts.map((p) => p.targetPropensityCascade),
+      f64,
+    ),
+    propensityItemPositions: concatList(parts.map((p) => p.propensityItemPositions)),
+    targetPropensityItemPositions: concatList(parts.map((p) => p.targetPropensityItemPositions)),
     context: concatList(parts.map((p) => p.context)),
-    eventTs: concatTyped(parts.map((p) => p.eventTs), f64),
-    rewardTs: concatTyped(parts.map((p) => p.rewardTs), f64),
+    eventTs: concatTyped(
+      parts.map((p) => p.eventTs),
+      f64,
+    ),
+    rewardTs: concatTyped(
+      parts.map((p) => p.rewardTs),
+      f64,
+    ),
     strings,
   };
 }
@@ -126,11 +179,24 @@ function concatPolicy(parts: readonly PolicyBatch[]): PolicyBatch {
   const f64 = (n: number) => new Float64Array(n);
   return {
     n: parts.reduce((s, p) => s + p.n, 0),
-    targetPropensity: concatTyped(parts.map((p) => p.targetPropensity), f64),
+    targetPropensity: concatTyped(
+      parts.map((p) => p.targetPropensity),
+      f64,
+    ),
     actionDist: concatList(parts.map((p) => p.actionDist)),
-    qHatTarget: concatTyped(parts.map((p) => p.qHatTarget), f64),
-    targetPropensityItemPosition: concatTyped(parts.map((p) => p.targetPropensityItemPosition), f64),
-    targetPropensityCascade: concatTyped(parts.map((p) => p.targetPropensityCascade), f64),
+    qHatTarget: concatTyped(
+      parts.map((p) => p.qHatTarget),
+      f64,
+    ),
+    targetPropensityItemPosition: concatTyped(
+      parts.map((p) => p.targetPropensityItemPosition),
+      f64,
+    ),
+    targetPropensityCascade: concatTyped(
+      parts.map((p) => p.targetPropensityCascade),
+      f64,
+    ),
+    targetPropensityItemPositions: concatList(parts.map((p) => p.targetPropensityItemPositions)),
   };
 }
 
