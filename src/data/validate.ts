@@ -126,7 +126,8 @@ export async function validateLog(source: LogSource, opts: ValidateOptions = {})
     }
     const tp = b.targetPropensity;
     const dist = b.actionDist;
-    const targetOf = tp !== undefined ? (i: number) => tp[i] : dist !== undefined ? (i: number) => dist.values[i * dist.width + b.action[i]] : undefined;
+    // On a slate log action_dist is the per-slot distribution given the prefix, not a slate probability.
+    const targetOf = tp !== undefined ? (i: number) => tp[i] : dist !== undefined && !slateLog ? (i: number) => dist.values[i * dist.width + b.action[i]] : undefined;
     if (targetOf !== undefined) {
       for (let i = 0; i < n; i++) {
         const w = targetOf(i) / b.propensity[i];

@@ -87,7 +87,7 @@ export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions
     const warnings = estimateWarnings(policies[slot.policy], own, intervals, o);
     if (own !== undefined && e.weights === jointSlateWeights && own.essShare < DEGENERATE_SLATE_ESS_SHARE) {
       warnings.push(
-        `DEGENERATE: the joint slate weights have an ESS of ${fmt(own.ess)} slates (${fmt(100 * own.essShare)}% of ${fmt(own.units)}); slate-ips cannot be trusted here — ${SLATE_ALTERNATIVES}`,
+        `DEGENERATE: the joint slate weights have an ESS of ${fmt(own.ess)} slates (${fmt(100 * own.essShare)}% of ${Math.round(own.units)}); slate-ips cannot be trusted here — ${SLATE_ALTERNATIVES}`,
       );
     }
     if (dropped > 0) warnings.push(`${dropped} of ${B} bootstrap replicates had no estimate (no rows drawn, or a zero normalizer) and were left out`);
@@ -208,11 +208,11 @@ function policyDiagnostics(plan: EvaluationPlan, t: PassTotals, o: SummaryOption
     // On a slate log w is the joint slate weight, which only slate-ips applies: say so in its terms.
     if (slate.essShare < DEGENERATE_SLATE_ESS_SHARE) {
       warnings.push(
-        `DEGENERATE SLATE WEIGHTS: the joint slate weights pi(slate)/mu(slate) have an ESS of ${fmt(slate.ess)} slates (${fmt(100 * slate.essShare)}% of ${fmt(slate.units)}), the heaviest slate carries ${fmt(100 * slate.maxWeightShare)}% of the weight; slate-ips is unusable — ${SLATE_ALTERNATIVES}`,
+        `DEGENERATE SLATE WEIGHTS: the joint slate weights pi(slate)/mu(slate) have an ESS of ${fmt(slate.ess)} slates (${fmt(100 * slate.essShare)}% of ${Math.round(slate.units)}), the heaviest slate carries ${fmt(100 * slate.maxWeightShare)}% of the weight; slate-ips is unusable — ${SLATE_ALTERNATIVES}`,
       );
     } else if (slate.essShare < HEAVY_WEIGHT.essShare || slate.maxWeightShare > HEAVY_WEIGHT.maxWeightShare) {
       warnings.push(
-        `HEAVY SLATE WEIGHTS: the joint slate weights have an ESS of ${fmt(slate.ess)} slates (${fmt(100 * slate.essShare)}% of ${fmt(slate.units)}) and the heaviest slate carries ${fmt(100 * slate.maxWeightShare)}% of the weight; slate-ips intervals are likely too narrow`,
+        `HEAVY SLATE WEIGHTS: the joint slate weights have an ESS of ${fmt(slate.ess)} slates (${fmt(100 * slate.essShare)}% of ${Math.round(slate.units)}) and the heaviest slate carries ${fmt(100 * slate.maxWeightShare)}% of the weight; slate-ips intervals are likely too narrow`,
       );
     }
   } else if (essShare < HEAVY_WEIGHT.essShare || maxWeightShare > HEAVY_WEIGHT.maxWeightShare) {

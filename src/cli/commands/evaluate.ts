@@ -96,11 +96,13 @@ export function registerEvaluate(program: Command): void {
         return;
       }
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const slateLog = result.policies.some((p) => p.slate !== undefined);
       const footer = [
-        `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
+        `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? (slateLog ? ' (whole slates)' : ' (whole requests)') : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
       ];
       if (skipped.length > 0) footer.push(`not run (the inputs lack what they need): ${skipped.join(', ')}`);
-      if (result.bounds !== undefined)
+      // The bounds only feed the finite-sample interval, which slate logs do not get.
+      if (result.bounds !== undefined && result.policies.some((p) => p.valueInterval !== undefined))
         footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);
       if (flags.out !== undefined) footer.push(`JSON written to ${flags.out}`);
       process.stdout.write(renderEvaluation(result, footer));

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { TargetSpec } from '../../../simulators/bandit-policies.js';
@@ -320,8 +321,16 @@ export function slateSynthSummary(outDir: string, truth: SlateSynthTruth, second
     `${truth.reward_structure} rewards, seed ${truth.seed}) to ${outDir}: ${truth.log_file}, ${truth.targets.length} policy files ` +
     `(${truth.targets.map((t) => t.file).join(', ')}) and truth.json, in ${seconds.toFixed(1)} s. Item-position marginals: ${marginals}. ` +
     `Mean slate reward ${fmt(truth.mean_slate_reward)}. True values (sample truth on the logged contexts${truth.value_sample_exact ? ', exact' : ' ± Monte Carlo se'} / ` +
-    `population truth ± se over ${truth.population_samples} fresh contexts): ${values.join('; ')}.\n`
+    `population truth ± se over ${truth.population_samples} fresh contexts): ${values.join('; ')}.\n` +
+    `Evaluate with: ${slateEvaluateCommand(outDir, truth)}\n`
   );
+}
+
+/** The `ope evaluate` line for this run: every target, every slate estimator (pbm-ips with the true examination). */
+export function slateEvaluateCommand(outDir: string, truth: SlateSynthTruth): string {
+  const policies = truth.targets.map((t) => `--policy ${t.name}=${join(outDir, t.file)}`).join(' ');
+  const theta = truth.examination === null ? '' : ',pbm-ips:' + truth.examination.map((t, j) => `theta${j}=${t}`).join(',');
+  return `npx ope evaluate --log ${join(outDir, truth.log_file)} ${policies} --estimators all-slate${theta}`;
 }
 
 type SynthCommandOptions = SynthOptions & SlateSynthOptions & { out: string; slate?: boolean };

@@ -31,7 +31,11 @@ export function registerValidate(program: Command): void {
 
 export function renderValidation(r: ValidationReport): string {
   const yes = (flag: boolean, detail: string): string => (flag ? `yes (${detail})` : 'no');
-  const from = (...names: string[]): string => names.filter((c) => r.contract[c] !== undefined).map((c) => r.contract[c]).join(', ');
+  const from = (...names: string[]): string =>
+    names
+      .filter((c) => r.contract[c] !== undefined)
+      .map((c) => r.contract[c])
+      .join(', ');
   const renamed = Object.entries(r.contract).filter(([k, v]) => k !== v);
   const lines = [
     `${r.file}: valid log, ${r.rows} rows`,
