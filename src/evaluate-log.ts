@@ -6,6 +6,8 @@ import { openLog, openPolicy, type ReadOptions } from './data/read-log.js';
 import { alignPolicies, inlinePolicy, type PolicyInput } from './engine/align.js';
 import { evaluateStream, type EvaluateOptions } from './engine/evaluate.js';
 import type { EvaluationResult } from './engine/results.js';
+import { UsageError } from './data/errors.js';
+import { fitRewardModel, withRewardModel, type FittedRewardModel, type RewardModelOptions, type RewardModelReport } from './reward-model/fit-log.js';
 
 export interface EvaluateLogOptions extends Omit<EvaluateOptions, 'policyNames' | 'estimators'> {
   /** Log file (.arrow/.feather/.ipc, .parquet, .csv, .jsonl/.ndjson). */
@@ -15,12 +17,19 @@ export interface EvaluateLogOptions extends Omit<EvaluateOptions, 'policyNames' 
   /** 'ips,snips,dr', estimator objects, or omitted for every estimator the inputs support. */
   readonly estimators?: string | readonly Estimator[];
   readonly read?: ReadOptions;
+  /**
+   * Fit a cross-fitted reward model on the log (issue 5) and use its q_hat for dm and the DR family,
+   * in place of any q_hat in the inputs. The targets need action_dist (q_hat is averaged under it).
+   */
+  readonly rewardModel?: RewardModelOptions;
 }
 
 export interface EvaluateLogResult {
   readonly result: EvaluationResult;
   /** Estimators left out of the default set because the inputs lack what they need (a reward model, slate columns). */
   readonly skipped: readonly string[];
+  /** The fitted reward model: backend, folds and held-out quality (when `rewardModel` was given). */
+  readonly rewardModel?: RewardModelReport;
 }
 
 /** Reads a log (and policy files), runs the estimators with bootstrap intervals and diagnostics. */
@@ -36,10 +45,17 @@ export async function evaluateLog(opts: EvaluateLogOptions): Promise<EvaluateLog
       policyInputs.push({ name, kind: 'file', path, batches: () => ps.batches() });
     }
   }
+  let fitted: FittedRewardModel | undefined;
+  if (opts.rewardModel !== undefined) {
+    const minActions = await targetActionCount(source.batches(), policyInputs);
+    fitted = await fitRewardModel(source.batches(), { ...opts.rewardModel, minActions });
+  }
   let estimators: readonly Estimator[];
   const skipped: string[] = [];
   if (opts.estimators === undefined) {
-    const { hasModel, slate } = await inputsAvailable(source.batches(), policyInputs);
+    const available = await inputsAvailable(source.batches(), policyInputs);
+    const slate = available.slate;
+    const hasModel = available.hasModel || fitted !== undefined;
     const family = slate.itemPosition || slate.cascade ? 'slate' : 'bandit';
     const usable = (n: string): boolean => {
       if (n === 'iips' || n === 'pi') return slate.itemPosition;
@@ -54,12 +70,43 @@ export async function evaluateLog(opts: EvaluateLogOptions): Promise<EvaluateLog
   } else {
     estimators = typeof opts.estimators === 'string' ? parseEstimatorList(opts.estimators) : opts.estimators;
   }
-  const result = await evaluateStream(alignPolicies(source.batches(), policyInputs), {
+  const aligned = alignPolicies(source.batches(), policyInputs);
+  const result = await evaluateStream(fitted !== undefined ? withRewardModel(aligned, fitted) : aligned, {
     ...opts,
     estimators,
     policyNames: policyInputs.map((p) => p.name),
   });
-  return { result, skipped };
+  return { result, skipped, rewardModel: fitted?.report };
+}
+
+/**
+ * A fitted q_hat is averaged under the target's action_dist, so every target must give it; the
+ * model then covers as many actions as the widest one.
+ */
+async function targetActionCount(batches: AsyncIterable<LogBatch>, policies: readonly PolicyInput[]): Promise<number> {
+  let first: LogBatch | undefined;
+  for await (const b of batches) {
+    first = b;
+    break;
+  }
+  if (first === undefined) throw new InputError('no rows', {});
+  let K = 0;
+  for (const p of policies) {
+    let pb: PolicyBatch | undefined;
+    if (p.kind === 'inline') pb = inlinePolicy(first);
+    else
+      for await (const b of p.batches()) {
+        pb = b;
+        break;
+      }
+    if (pb?.actionDist === undefined) {
+      throw new UsageError(
+        `policy '${p.name}': a fitted reward model needs the target's action_dist (its distribution over actions per row), to average q_hat under the target; ${p.kind === 'file' ? `${p.path} has` : 'the log has'} no action_dist`,
+      );
+    }
+    K = Math.max(K, pb.actionDist.width);
+  }
+  return K;
 }
 
 /** Looks at the first batch: is there a reward model for every policy, and is this a slate log? */

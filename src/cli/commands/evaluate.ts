@@ -11,6 +11,9 @@ import { renderEvaluation } from '../../report/evaluation-table.js';
 import { parseColumnsMapping } from '../options.js';
 import { progressBar } from '../progress.js';
 import { parseFloatOption, parseIntOption, parsePolicyOption, parseRange } from '../parse.js';
+import { REWARD_MODEL_KINDS, type RewardModelKind } from '../../reward-model/models.js';
+import { BACKEND_CHOICES, parseBackendChoice } from '../../tf/backend.js';
+import { rewardModelLine, rewardModelJson } from '../../report/reward-model.js';
 
 interface EvaluateFlags {
   log: string;
@@ -28,6 +31,9 @@ interface EvaluateFlags {
   maxWeight?: string;
   batchRows?: string;
   threads?: string;
+  rewardModel?: RewardModelKind;
+  folds: string;
+  tfBackend?: string;
 }
 
 export function registerEvaluate(program: Command): void {
@@ -50,6 +56,9 @@ export function registerEvaluate(program: Command): void {
     .option('--columns <new=old,...>', 'map contract column names to the names in your files')
     .option('--threads <n>', 'worker threads for the bootstrap (default: all cores); results do not depend on it')
     .option('--batch-rows <n>', 'rows per read batch (memory only; results do not depend on it)')
+    .addOption(new Option('--reward-model <kind>', 'fit a cross-fitted reward model on the log for dm and the DR family (replaces any q_hat given)').choices([...REWARD_MODEL_KINDS]))
+    .option('--folds <k>', 'cross-fitting folds of --reward-model (by request_id when present)', '3')
+    .option('--tf-backend <name>', `TF.js backend for --reward-model: ${BACKEND_CHOICES.join(', ')} (default: OPE_TF_BACKEND, else the fastest that loads)`)
     .option('--json', 'print one JSON document to stdout')
     .option('--out <file>', 'also write the JSON document to this file (atomically)')
     .action(async (flags: EvaluateFlags, cmd: Command) => {
@@ -82,13 +91,27 @@ export function registerEvaluate(program: Command): void {
           },
           onProgress: (rows) => progress.update(rows),
           threads,
+          rewardModel:
+            flags.rewardModel === undefined
+              ? undefined
+              : {
+                  kind: flags.rewardModel,
+                  folds: parseIntOption('--folds', flags.folds, 2, 20),
+                  seed: parseIntOption('--seed', flags.seed, 0),
+                  backend: flags.tfBackend === undefined ? undefined : parseBackendChoice(flags.tfBackend, '--tf-backend'),
+                  onProgress: (stage) => {
+                    if (process.stderr.isTTY) process.stderr.write(`reward model: ${stage}\n`);
+                  },
+                },
         });
       } finally {
         progress.stop();
       }
-      const { result, skipped } = outcome;
-      const info = { command: 'evaluate', log: flags.log, backend: 'js (typed arrays; no reward model fitted)', threads };
+      const { result, skipped, rewardModel } = outcome;
+      const backend = rewardModel === undefined ? 'js (typed arrays; no reward model fitted)' : `js (typed arrays); reward model on ${rewardModel.backend}`;
+      const info = { command: 'evaluate', log: flags.log, backend, threads };
       const doc = evaluationDocument(result, info);
+      if (rewardModel !== undefined) rewardModelJson(doc, rewardModel);
       if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: SKIPPED_REASON };
       if (flags.out !== undefined) await writeFileAtomic(flags.out, toJson(doc));
       if (flags.json === true) {
@@ -101,6 +124,7 @@ export function registerEvaluate(program: Command): void {
         `n = ${result.n} rows; ${result.bootstrap.replicates} ${result.bootstrap.kind} bootstrap replicates${result.bootstrap.clustered ? (slateLog ? ' (whole slates)' : ' (whole requests)') : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
       ];
       if (skipped.length > 0) footer.push(`not run (the inputs lack what they need): ${skipped.join(', ')}`);
+      if (rewardModel !== undefined) footer.push(rewardModelLine(rewardModel));
       // The bounds only feed the finite-sample interval, which slate logs do not get.
       if (result.bounds !== undefined && result.policies.some((p) => p.valueInterval !== undefined))
         footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);
