@@ -84,21 +84,10 @@ export async function evaluateLog(opts: EvaluateLogOptions): Promise<EvaluateLog
  * model then covers as many actions as the widest one.
  */
 async function targetActionCount(batches: AsyncIterable<LogBatch>, policies: readonly PolicyInput[]): Promise<number> {
-  let first: LogBatch | undefined;
-  for await (const b of batches) {
-    first = b;
-    break;
-  }
-  if (first === undefined) throw new InputError('no rows', {});
+  const first = await firstLogBatch(batches);
   let K = 0;
   for (const p of policies) {
-    let pb: PolicyBatch | undefined;
-    if (p.kind === 'inline') pb = inlinePolicy(first);
-    else
-      for await (const b of p.batches()) {
-        pb = b;
-        break;
-      }
+    const pb = await firstPolicyBatch(p, first);
     if (pb?.actionDist === undefined) {
       throw new UsageError(
         `policy '${p.name}': a fitted reward model needs the target's action_dist (its distribution over actions per row), to average q_hat under the target; ${p.kind === 'file' ? `${p.path} has` : 'the log has'} no action_dist`,
@@ -111,12 +100,7 @@ async function targetActionCount(batches: AsyncIterable<LogBatch>, policies: rea
 
 /** Looks at the first batch: is there a reward model for every policy, and is this a slate log? */
 async function inputsAvailable(batches: AsyncIterable<LogBatch>, policies: readonly PolicyInput[]): Promise<{ hasModel: boolean; slate: { itemPosition: boolean; cascade: boolean } }> {
-  let first: LogBatch | undefined;
-  for await (const b of batches) {
-    first = b;
-    break;
-  }
-  if (first === undefined) throw new InputError('no rows', {});
+  const first = await firstLogBatch(batches);
   const slate = { itemPosition: first.propensityItemPosition !== undefined, cascade: first.propensityCascade !== undefined };
   return { hasModel: await rewardModelAvailable(first, policies), slate };
 }
@@ -124,16 +108,22 @@ async function inputsAvailable(batches: AsyncIterable<LogBatch>, policies: reado
 async function rewardModelAvailable(first: LogBatch, policies: readonly PolicyInput[]): Promise<boolean> {
   if (first.qHat === undefined && first.qHatLogged === undefined) return false;
   for (const p of policies) {
-    let pb: PolicyBatch | undefined;
-    if (p.kind === 'inline') pb = inlinePolicy(first);
-    else
-      for await (const b of p.batches()) {
-        pb = b;
-        break;
-      }
+    const pb = await firstPolicyBatch(p, first);
     if (pb === undefined) return false;
     const hasTarget = pb.qHatTarget !== undefined || (pb.actionDist !== undefined && first.qHat !== undefined) || first.qHatTarget !== undefined;
     if (!hasTarget) return false;
   }
   return true;
+}
+
+async function firstLogBatch(batches: AsyncIterable<LogBatch>): Promise<LogBatch> {
+  for await (const b of batches) return b;
+  throw new InputError('no rows', {});
+}
+
+/** A policy's first batch: from its file, or the log's own target columns. */
+async function firstPolicyBatch(p: PolicyInput, first: LogBatch): Promise<PolicyBatch | undefined> {
+  if (p.kind === 'inline') return inlinePolicy(first);
+  for await (const b of p.batches()) return b;
+  return undefined;
 }

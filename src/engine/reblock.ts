@@ -93,109 +93,58 @@ function concatList(parts: readonly (ListColumn | undefined)[]): ListColumn | un
 
 function concatLog(parts: readonly LogBatch[]): LogBatch {
   if (parts.length === 1) return parts[0];
-  const f64 = (n: number) => new Float64Array(n);
-  const i32 = (n: number) => new Int32Array(n);
+  const f64 = (pick: (p: LogBatch) => Float64Array | undefined) => concatTyped(parts.map(pick), (n) => new Float64Array(n));
+  const i32 = (pick: (p: LogBatch) => Int32Array | undefined) => concatTyped(parts.map(pick), (n) => new Int32Array(n));
+  const list = (pick: (p: LogBatch) => ListColumn | undefined) => concatList(parts.map(pick));
   let strings: Map<string, ReadonlyArray<string | null>> | undefined;
   if (parts[0].strings !== undefined) {
     strings = new Map();
-    for (const k of parts[0].strings.keys()) {
+    for (const k of parts[0].strings.keys())
       strings.set(
         k,
         parts.flatMap((p) => [...(p.strings?.get(k) ?? new Array<null>(p.n).fill(null))]),
       );
-    }
   }
   return {
     source: parts[0].source,
     rowOffset: parts[0].rowOffset,
     n: parts.reduce((s, p) => s + p.n, 0),
-    action: concatTyped(
-      parts.map((p) => p.action),
-      i32,
-    ) as Int32Array,
-    reward: concatTyped(
-      parts.map((p) => p.reward),
-      f64,
-    ) as Float64Array,
-    propensity: concatTyped(
-      parts.map((p) => p.propensity),
-      f64,
-    ) as Float64Array,
-    position: concatTyped(
-      parts.map((p) => p.position),
-      i32,
-    ),
+    action: i32((p) => p.action) as Int32Array,
+    reward: f64((p) => p.reward) as Float64Array,
+    propensity: f64((p) => p.propensity) as Float64Array,
+    position: i32((p) => p.position),
     clusterKey: concatTyped(
       parts.map((p) => p.clusterKey),
       (n) => new Uint32Array(n),
     ),
-    targetPropensity: concatTyped(
-      parts.map((p) => p.targetPropensity),
-      f64,
-    ),
-    actionDist: concatList(parts.map((p) => p.actionDist)),
-    qHat: concatList(parts.map((p) => p.qHat)),
-    qHatLogged: concatTyped(
-      parts.map((p) => p.qHatLogged),
-      f64,
-    ),
-    qHatTarget: concatTyped(
-      parts.map((p) => p.qHatTarget),
-      f64,
-    ),
-    propensityItemPosition: concatTyped(
-      parts.map((p) => p.propensityItemPosition),
-      f64,
-    ),
-    propensityCascade: concatTyped(
-      parts.map((p) => p.propensityCascade),
-      f64,
-    ),
-    targetPropensityItemPosition: concatTyped(
-      parts.map((p) => p.targetPropensityItemPosition),
-      f64,
-    ),
-    targetPropensityCascade: concatTyped(
-      parts.map((p) => p.targetPropensityCascade),
-      f64,
-    ),
-    propensityItemPositions: concatList(parts.map((p) => p.propensityItemPositions)),
-    targetPropensityItemPositions: concatList(parts.map((p) => p.targetPropensityItemPositions)),
-    context: concatList(parts.map((p) => p.context)),
-    eventTs: concatTyped(
-      parts.map((p) => p.eventTs),
-      f64,
-    ),
-    rewardTs: concatTyped(
-      parts.map((p) => p.rewardTs),
-      f64,
-    ),
+    targetPropensity: f64((p) => p.targetPropensity),
+    actionDist: list((p) => p.actionDist),
+    qHat: list((p) => p.qHat),
+    qHatLogged: f64((p) => p.qHatLogged),
+    qHatTarget: f64((p) => p.qHatTarget),
+    propensityItemPosition: f64((p) => p.propensityItemPosition),
+    propensityCascade: f64((p) => p.propensityCascade),
+    targetPropensityItemPosition: f64((p) => p.targetPropensityItemPosition),
+    targetPropensityCascade: f64((p) => p.targetPropensityCascade),
+    propensityItemPositions: list((p) => p.propensityItemPositions),
+    targetPropensityItemPositions: list((p) => p.targetPropensityItemPositions),
+    context: list((p) => p.context),
+    eventTs: f64((p) => p.eventTs),
+    rewardTs: f64((p) => p.rewardTs),
     strings,
   };
 }
 
 function concatPolicy(parts: readonly PolicyBatch[]): PolicyBatch {
   if (parts.length === 1) return parts[0];
-  const f64 = (n: number) => new Float64Array(n);
+  const f64 = (pick: (p: PolicyBatch) => Float64Array | undefined) => concatTyped(parts.map(pick), (n) => new Float64Array(n));
   return {
     n: parts.reduce((s, p) => s + p.n, 0),
-    targetPropensity: concatTyped(
-      parts.map((p) => p.targetPropensity),
-      f64,
-    ),
+    targetPropensity: f64((p) => p.targetPropensity),
     actionDist: concatList(parts.map((p) => p.actionDist)),
-    qHatTarget: concatTyped(
-      parts.map((p) => p.qHatTarget),
-      f64,
-    ),
-    targetPropensityItemPosition: concatTyped(
-      parts.map((p) => p.targetPropensityItemPosition),
-      f64,
-    ),
-    targetPropensityCascade: concatTyped(
-      parts.map((p) => p.targetPropensityCascade),
-      f64,
-    ),
+    qHatTarget: f64((p) => p.qHatTarget),
+    targetPropensityItemPosition: f64((p) => p.targetPropensityItemPosition),
+    targetPropensityCascade: f64((p) => p.targetPropensityCascade),
     targetPropensityItemPositions: concatList(parts.map((p) => p.targetPropensityItemPositions)),
   };
 }
