@@ -265,3 +265,45 @@ describe('propensity_item_positions and target_propensity_item_positions', () =>
     expect(e3.rule).toMatch(/^the log's position 1 is out of range of target_propensity_item_positions, which has 1 entries/);
   });
 });
+
+describe("Open Bandit Pipeline's column names", () => {
+  it('read as the contract columns (pscore_item_position, pscore_cascade, evaluation_policy_*)', async () => {
+    const header = (names: string[]) => names.join(',') + '\n';
+    const rows = ['0,0,1,1,0.2,0.5,0.5,0.3,0.6,0.6', '0,1,2,0,0.2,0.4,0.2,0.3,0.2,0.3', '1,0,0,1,0.1,0.25,0.25,0.05,0.5,0.5', '1,1,3,1,0.1,0.5,0.1,0.05,0.25,0.05'].join('\n') + '\n';
+    const contract = tempFile(
+      'contract.csv',
+      header([
+        'slate_id',
+        'position',
+        'action',
+        'reward',
+        'propensity',
+        'propensity_item_position',
+        'propensity_cascade',
+        'target_propensity',
+        'target_propensity_item_position',
+        'target_propensity_cascade',
+      ]) + rows,
+    );
+    const obp = tempFile(
+      'obp.csv',
+      header([
+        'slate_id',
+        'position',
+        'item_id',
+        'reward',
+        'pscore',
+        'pscore_item_position',
+        'pscore_cascade',
+        'evaluation_policy_pscore',
+        'evaluation_policy_pscore_item_position',
+        'evaluation_policy_pscore_cascade',
+      ]) + rows,
+    );
+    const read = async (path: string) => (await all(openLog(path).batches()))[0];
+    const a = await read(contract);
+    const b = await read(obp);
+    expect({ ...b, source: '' }).toEqual({ ...a, source: '' });
+    expect(Array.from(b.targetPropensityCascade ?? [])).toEqual([0.6, 0.3, 0.5, 0.05]);
+  });
+});

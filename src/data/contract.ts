@@ -10,12 +10,22 @@ import { parseNumberText, type RawChunk, type RawColumn } from './readers/raw.js
 
 export const STRING_COLUMNS = ['policy_id', 'model_version', 'surface', 'stage', 'candidate_source', 'feature_snapshot_id'] as const;
 
-/** Names the release log contract already uses for contract columns. */
+/**
+ * Other names for contract columns: the release log contract's, and Open Bandit Pipeline's
+ * (`pscore`, `pscore_item_position`, `evaluation_policy_pscore`, ...), so OBP-shaped logs read as
+ * they are.
+ */
 export const ALIASES: Readonly<Record<string, readonly string[]>> = {
   action: ['item_id'],
   propensity: ['pscore'],
   position: ['rank_position'],
   reward_ts: ['delayed_reward_ts'],
+  propensity_item_position: ['pscore_item_position'],
+  propensity_cascade: ['pscore_cascade'],
+  target_propensity: ['evaluation_policy_pscore'],
+  target_propensity_item_position: ['evaluation_policy_pscore_item_position'],
+  target_propensity_cascade: ['evaluation_policy_pscore_cascade'],
+  action_dist: ['evaluation_policy_action_dist'],
 };
 
 const LOG_COLUMNS = [
