@@ -40,6 +40,9 @@ export type { AlignedBatch } from './engine/reblock.js';
 export type { EvaluationResult, EstimateResult, PolicyDiagnostics, KnownBounds } from './engine/results.js';
 export { evaluationDocument, toJson } from './report/evaluation-json.js';
 
+// Reward models (issue 5): fit once, write a copy of the log with q_hat for reuse.
+export { writeFittedLog, fittedPolicyPath, type WriteFittedOptions, type WriteFittedResult, type FittedFile } from './reward-model/write-fitted.js';
+
 // Statistics: the exact bootstrap-weight spec and the intervals.
 export { mix32, poissonWeight, poisson1, POISSON1_THRESHOLDS } from './stats/hash.js';
 export { percentileInterval, bcaInterval, normalInterval, bernsteinInterval, type Interval, type IntervalMethod } from './stats/intervals.js';

@@ -34,7 +34,15 @@ export function rewardModelSummary(r: RewardModelReport): Record<string, unknown
  * the document, and the quality summary to every estimate that used the fitted q_hat.
  */
 export function rewardModelJson(doc: Record<string, unknown>, r: RewardModelReport): void {
-  doc.reward_model = {
+  doc.reward_model = rewardModelDocument(r);
+  const summary = rewardModelSummary(r);
+  const policies = doc.policies as { estimates: { estimator: string; reward_model?: unknown }[] }[];
+  for (const p of policies) for (const e of p.estimates) if (estimatorNeedsRewardModel(e.estimator)) e.reward_model = summary;
+}
+
+/** The whole `reward_model` object of `--json` (`ope evaluate --reward-model`, `ope fit`). */
+export function rewardModelDocument(r: RewardModelReport): Record<string, unknown> {
+  return {
     ...rewardModelSummary(r),
     backend_fallbacks: r.backendFallbacks,
     seed: r.seed,
@@ -54,7 +62,4 @@ export function rewardModelJson(doc: Record<string, unknown>, r: RewardModelRepo
     })),
     reliability: r.quality.reliability.map((b) => ({ lower: b.lower, upper: b.upper, count: b.count, mean_predicted: b.meanPredicted, mean_observed: b.meanObserved })),
   };
-  const summary = rewardModelSummary(r);
-  const policies = doc.policies as { estimates: { estimator: string; reward_model?: unknown }[] }[];
-  for (const p of policies) for (const e of p.estimates) if (estimatorNeedsRewardModel(e.estimator)) e.reward_model = summary;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerEvaluate } from './evaluate.js';
+import { registerFit } from './fit.js';
 import { registerValidate } from './validate.js';
 import { registerSynth } from './synth.js';
 import { registerDemo } from './demo.js';
@@ -8,6 +9,7 @@ import { registerDemo } from './demo.js';
 export function registerCommands(program: Command): void {
   registerValidate(program);
   registerEvaluate(program);
+  registerFit(program);
   registerSynth(program);
   registerDemo(program);
 }
