@@ -4,8 +4,8 @@
  * (default 3 times) and reports the median, prints a table and merges the results into
  * bench/out/results.json. Data files are generated once into bench/out/data/ and reused.
  *
- *   --quick            smoke sizes: 1e6-row Arrow log for the point case, 1e5 rows elsewhere
- *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats;
+ *   --quick            smoke sizes: 1e6-row Arrow log for the point case, 1e5 rows (slate-1e6: 1e5 slates) elsewhere
+ *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6;
  *                      bootstrap-kernel (a diagnostic: the kernel and the worker pool alone) runs only when named
  *   --repeats <n>      measurements per variant (default 3; the median is reported)
  *   --max-busy <c>     before each measurement wait while other processes keep more than c cores
@@ -18,16 +18,20 @@
  *   --naive-columns    also time the naive bootstrap that recomputes DR from the raw columns
  *   --profile          instead of timing, run each variant once under `node --cpu-prof` and print
  *                      where the time goes (profiles in bench/out/prof/)
+ *
+ * A case whose data is costly to build (slate-1e6) times several variants in one child process
+ * (Job.variants): the child prints one JSON line per variant with the measuring conditions it
+ * recorded around that variant, and a redo reruns the child for the discarded variants only.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { busyCores, cpuTimes, CASES_DIR, dataPath, OUT_DIR, parseArgs, ROOT, round, type BenchFormat, type CaseResult } from './lib/common.js';
+import { cpuTimes, CASES_DIR, dataPath, othersBusyCores, OUT_DIR, parseArgs, ROOT, round, waitForQuiet, type BenchFormat, type CaseResult } from './lib/common.js';
 import { formatSummary, summarizeProfile } from './prof-summary.js';
 
-const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'bootstrap-kernel'] as const;
+const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'bootstrap-kernel'] as const;
 /** Diagnostic cases: run only when named with --only. */
 const OPT_IN: readonly string[] = ['bootstrap-kernel'];
 type CaseName = (typeof CASES)[number];
@@ -43,6 +47,13 @@ interface Job {
   python?: boolean;
   /** Seconds to beat, from issue 3. */
   target?: number;
+  /**
+   * Several variants timed in one child process, which builds its data once: the child gets
+   * `--variants a,b,...` (those still to measure) and prints one JSON line per variant, whose
+   * `variant` is the name given here, with its own busyCoresBefore, othersDuring, load1Before and
+   * waitedSeconds. `variant` above is then only the job's label.
+   */
+  variants?: readonly string[];
 }
 
 interface Measurement extends CaseResult {
@@ -80,7 +91,10 @@ interface Summary {
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.has('quick');
-const only = args.get('only')?.split(',').map((s) => s.trim());
+const only = args
+  .get('only')
+  ?.split(',')
+  .map((s) => s.trim());
 const repeats = Number(args.get('repeats') ?? 3);
 const maxBusy = Number(args.get('max-busy') ?? 0.5);
 const maxWait = Number(args.get('max-wait') ?? 60);
@@ -92,6 +106,10 @@ const wanted = (c: CaseName): boolean => (only === undefined ? !OPT_IN.includes(
 
 const POINT_ROWS = quick ? 1e6 : 1e7;
 const SMALL_ROWS = quick ? 1e5 : 1e6;
+const SLATES = quick ? 1e5 : 1e6;
+const SLATE_LENGTH = 5;
+/** The variants of slate-1e6 (bench/cases/slate-1e6.ts maps the names to estimator lists). */
+const SLATE_VARIANTS = [...['slate-ips', 'iips', 'rips', 'pi', 'pbm-ips', 'cascade-dr'].map((e) => `${e} threads=2`), 'all threads=1', 'all threads=2'];
 const REPLICATES = 1000;
 const script = (name: string): string => join(CASES_DIR, `${name}.js`);
 
@@ -100,21 +118,54 @@ function jobs(): Job[] {
   if (wanted('point-1e7-arrow')) {
     const file = dataPath(POINT_ROWS, 'arrow');
     for (const variant of ['raw', 'raw-fresh', 'read', 'lib', 'cli']) {
-      out.push({ case: 'point-1e7-arrow', variant, rows: POINT_ROWS, script: script('point-1e7-arrow'), args: ['--file', file, '--variant', variant, '--rows', String(POINT_ROWS)], target: variant === 'lib' || variant === 'cli' ? 2 : undefined });
+      out.push({
+        case: 'point-1e7-arrow',
+        variant,
+        rows: POINT_ROWS,
+        script: script('point-1e7-arrow'),
+        args: ['--file', file, '--variant', variant, '--rows', String(POINT_ROWS)],
+        target: variant === 'lib' || variant === 'cli' ? 2 : undefined,
+      });
     }
   }
   if (wanted('bootstrap-dr-1e6')) {
     for (const threads of [1, 2]) {
-      out.push({ case: 'bootstrap-dr-1e6', variant: `threads=${threads}`, rows: SMALL_ROWS, script: script('bootstrap-dr-1e6'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--threads', String(threads)], target: 1.5 });
+      out.push({
+        case: 'bootstrap-dr-1e6',
+        variant: `threads=${threads}`,
+        rows: SMALL_ROWS,
+        script: script('bootstrap-dr-1e6'),
+        args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--threads', String(threads)],
+        target: 1.5,
+      });
     }
   }
   if (wanted('bootstrap-dr-naive-1e6')) {
-    out.push({ case: 'bootstrap-dr-naive-1e6', variant: 'naive', rows: SMALL_ROWS, script: script('bootstrap-dr-naive-1e6'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--mode', 'terms'] });
+    out.push({
+      case: 'bootstrap-dr-naive-1e6',
+      variant: 'naive',
+      rows: SMALL_ROWS,
+      script: script('bootstrap-dr-naive-1e6'),
+      args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--mode', 'terms'],
+    });
     if (args.has('naive-columns')) {
-      out.push({ case: 'bootstrap-dr-naive-1e6', variant: 'naive-columns', rows: SMALL_ROWS, script: script('bootstrap-dr-naive-1e6'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--mode', 'columns'] });
+      out.push({
+        case: 'bootstrap-dr-naive-1e6',
+        variant: 'naive-columns',
+        rows: SMALL_ROWS,
+        script: script('bootstrap-dr-naive-1e6'),
+        args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES), '--mode', 'columns'],
+      });
     }
     if (hasNumpy()) {
-      out.push({ case: 'bootstrap-dr-naive-1e6', variant: 'numpy', rows: SMALL_ROWS, script: join(ROOT, 'bench', 'naive_numpy.py'), args: ['--csv', dataPath(SMALL_ROWS, 'csv'), '--replicates', String(REPLICATES)], python: true });
+      out.push({
+        case: 'bootstrap-dr-naive-1e6',
+        variant: 'numpy',
+        rows: SMALL_ROWS,
+        script: join(ROOT, 'bench', 'naive_numpy.py'),
+        args: ['--csv', dataPath(SMALL_ROWS, 'csv'), '--replicates', String(REPLICATES)],
+        python: true,
+      });
     } else {
       process.stderr.write('python3 with numpy not found: skipping the numpy reference loop of bootstrap-dr-naive-1e6\n');
     }
@@ -122,10 +173,26 @@ function jobs(): Job[] {
   if (wanted('bootstrap-kernel')) {
     out.push({ case: 'bootstrap-kernel', variant: 'interleaved', rows: SMALL_ROWS, script: script('bootstrap-kernel'), args: ['--rows', String(SMALL_ROWS), '--replicates', String(REPLICATES)] });
   }
+  if (wanted('slate-1e6')) {
+    out.push({
+      case: 'slate-1e6',
+      variant: 'slate estimators',
+      rows: SLATES * SLATE_LENGTH,
+      script: script('slate-1e6'),
+      args: ['--slates', String(SLATES), '--replicates', String(REPLICATES), '--max-busy', String(maxBusy), '--max-wait', String(maxWait)],
+      variants: SLATE_VARIANTS,
+    });
+  }
   if (wanted('point-1e6-formats')) {
     for (const format of FORMATS) {
       for (const variant of ['read', 'lib']) {
-        out.push({ case: 'point-1e6-formats', variant: `${format} ${variant}`, rows: SMALL_ROWS, script: script('point-1e6-formats'), args: ['--file', dataPath(SMALL_ROWS, format), '--variant', variant] });
+        out.push({
+          case: 'point-1e6-formats',
+          variant: `${format} ${variant}`,
+          rows: SMALL_ROWS,
+          script: script('point-1e6-formats'),
+          args: ['--file', dataPath(SMALL_ROWS, format), '--variant', variant],
+        });
       }
     }
   }
@@ -146,8 +213,8 @@ function dataNeeded(): { rows: number; format: BenchFormat }[] {
   return need;
 }
 
-/** Runs one case child (node, or python3 for the numpy loop); returns its JSON line. */
-function runChild(file: string, childArgs: readonly string[], nodeArgs: readonly string[] = [], env?: NodeJS.ProcessEnv, python = false): Promise<CaseResult> {
+/** Runs one case child (node, or python3 for the numpy loop); returns its JSON lines (most cases print one). */
+function runChild(file: string, childArgs: readonly string[], nodeArgs: readonly string[] = [], env?: NodeJS.ProcessEnv, python = false): Promise<CaseResult[]> {
   return new Promise((resolve, reject) => {
     const [cmd, argv] = python ? ['python3', [file, ...childArgs]] : [process.execPath, ['--expose-gc', ...nodeArgs, file, ...childArgs]];
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
@@ -157,24 +224,17 @@ function runChild(file: string, childArgs: readonly string[], nodeArgs: readonly
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     child.on('error', reject);
     child.on('close', (code) => {
-      const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-      if (code !== 0 || line === undefined) {
+      const lines = stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
+      if (code !== 0 || lines.length === 0) {
         reject(new Error(`${file} ${childArgs.join(' ')} exited with ${code}\n${stderr.trim()}`));
         return;
       }
-      resolve(JSON.parse(line) as CaseResult);
+      resolve(lines.map((l) => JSON.parse(l) as CaseResult));
     });
   });
-}
-
-async function waitForQuiet(): Promise<{ busy: number | null; waited: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    const busy = (await busyCores(1000)) ?? null;
-    const waited = (Date.now() - t0) / 1000;
-    if (busy === null || busy <= maxBusy || waited >= maxWait) return { busy: busy === null ? null : round(busy, 2), waited: round(waited, 1) };
-    await new Promise((r) => setTimeout(r, 2000));
-  }
 }
 
 function median(xs: readonly number[]): number {
@@ -183,7 +243,8 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const peakOf = (r: CaseResult): number => (typeof r.cliMaxRssMB === 'number' ? r.cliMaxRssMB : r.maxRssMB);
+/** The CLI process's peak for the cli variant; a variant's own peak when the case measured it (slate-1e6); else the case process's. */
+const peakOf = (r: CaseResult): number => (typeof r.cliMaxRssMB === 'number' ? r.cliMaxRssMB : typeof r.variantPeakMB === 'number' ? r.variantPeakMB : r.maxRssMB);
 
 function summarize(job: Job, runs: Measurement[], discarded: Measurement[]): Summary {
   const secs = runs.map((r) => r.seconds);
@@ -214,7 +275,14 @@ function summarize(job: Job, runs: Measurement[], discarded: Measurement[]): Sum
     othersDuring: runs.map((r) => r.othersDuring),
     load1Before: runs.map((r) => r.load1Before),
     perRun: [...discarded, ...runs].map((r) => {
-      const o: Record<string, unknown> = { seconds: round(r.seconds, 4), peakMB: peakOf(r), busyCoresBefore: r.busyCoresBefore, othersDuring: r.othersDuring, load1Before: r.load1Before, discarded: r.discarded === true };
+      const o: Record<string, unknown> = {
+        seconds: round(r.seconds, 4),
+        peakMB: peakOf(r),
+        busyCoresBefore: r.busyCoresBefore,
+        othersDuring: r.othersDuring,
+        load1Before: r.load1Before,
+        discarded: r.discarded === true,
+      };
       if (r.ratioSameProcess !== undefined) Object.assign(o, { oursSecondsSameProcess: r.oursSecondsSameProcess, ratioSameProcess: r.ratioSameProcess, replicatesRun: r.replicatesRun });
       return o;
     }),
@@ -277,24 +345,31 @@ async function prepareData(): Promise<void> {
     const path = dataPath(d.rows, d.format);
     if (existsSync(path)) continue;
     process.stderr.write(`generating ${path} ...\n`);
-    const r = await runChild(script('make-data'), ['--rows', String(d.rows), '--format', d.format]);
+    const r = (await runChild(script('make-data'), ['--rows', String(d.rows), '--format', d.format])).pop() as CaseResult;
     process.stderr.write(`  ${r.rows} rows, ${(r.fileMB as number).toFixed(0)} MB in ${r.seconds.toFixed(1)} s\n`);
   }
 }
 
+/** One job per variant; a multi-variant job becomes one child per variant (each builds its data again). */
+function singleVariantJobs(list: readonly Job[]): Job[] {
+  return list.flatMap((job) => (job.variants === undefined ? [job] : job.variants.map((v) => ({ ...job, variant: v, args: [...job.args, '--variants', v], variants: undefined }))));
+}
+
 async function runProfiles(list: readonly Job[]): Promise<void> {
   const base = join(OUT_DIR, 'prof');
-  for (const job of list) {
+  for (const job of singleVariantJobs(list)) {
     if (job.python === true) continue;
     const dir = join(base, `${job.case}-${job.variant.replace(/[^\w=.-]+/g, '_')}-${job.rows}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const q = await waitForQuiet();
+    const q = await waitForQuiet(maxBusy, maxWait);
     // node refuses --cpu-prof in NODE_OPTIONS; the cli variant passes BENCH_CLI_NODE_ARGS to the CLI's process.
     const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-    const r = await runChild(job.script, job.args, prof, { ...process.env, BENCH_CLI_NODE_ARGS: prof.join(' ') });
+    const r = (await runChild(job.script, job.args, prof, { ...process.env, BENCH_CLI_NODE_ARGS: prof.join(' ') })).pop() as CaseResult;
     process.stdout.write(`\n=== ${job.case} ${job.variant}: ${r.seconds.toFixed(3)} s under the profiler (busy cores before: ${q.busy ?? '?'})\n`);
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((x) => x.endsWith('.cpuprofile'))
+      .sort()) {
       const s = summarizeProfile(join(dir, f), 20);
       if (s.wallMs < 50) continue;
       process.stdout.write(formatSummary(s) + '\n');
@@ -306,7 +381,8 @@ async function main(): Promise<void> {
   mkdirSync(OUT_DIR, { recursive: true });
   const list = jobs();
   const started = machine();
-  process.stderr.write(`bench: ${list.length} variants x ${profile ? 1 : repeats}; ${started.cores} cores, node ${started.node}, load ${(started.loadavg as number[]).join(' ')}\n`);
+  const variantCount = list.reduce((s, j) => s + (j.variants?.length ?? 1), 0);
+  process.stderr.write(`bench: ${variantCount} variants x ${profile ? 1 : repeats}; ${started.cores} cores, node ${started.node}, load ${(started.loadavg as number[]).join(' ')}\n`);
   await prepareData();
   if (profile) {
     await runProfiles(list);
@@ -314,39 +390,54 @@ async function main(): Promise<void> {
   }
   const summaries: Summary[] = [];
   for (const job of list) {
-    const runs: Measurement[] = [];
-    const discarded: Measurement[] = [];
+    const names = job.variants ?? [job.variant];
+    const runs = new Map<string, Measurement[]>(names.map((v) => [v, []]));
+    const discarded = new Map<string, Measurement[]>(names.map((v) => [v, []]));
     for (let k = 0; k < repeats; k++) {
-      for (let attempt = 0; ; attempt++) {
-        const q = await waitForQuiet();
+      // Variants still to measure in this repeat: all of them, then the discarded ones.
+      let pending: readonly string[] = names;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        // A multi-variant child waits for a quiet machine before each variant itself.
+        const q = job.variants === undefined ? await waitForQuiet(maxBusy, maxWait) : { busy: null, waited: 0 };
         const load1Before = round(os.loadavg()[0], 2);
         const a = cpuTimes();
         const t0 = performance.now();
-        const r = await runChild(job.script, job.args, [], undefined, job.python);
+        const childArgs = job.variants === undefined ? job.args : [...job.args, '--variants', pending.join(',')];
+        const lines = await runChild(job.script, childArgs, [], undefined, job.python);
         const wall = (performance.now() - t0) / 1000;
         const b = cpuTimes();
-        let othersDuring: number | null = null;
-        if (a !== undefined && b !== undefined && b.total > a.total) {
-          const busyCoreSeconds = ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length * wall;
-          const own = Number(r.cpuSeconds ?? 0) + Number(r.cliCpuSeconds ?? 0);
-          othersDuring = round(Math.max(0, busyCoreSeconds - own) / wall, 2);
+        let measured: Measurement[];
+        if (job.variants === undefined) {
+          const r = lines[lines.length - 1];
+          const othersDuring = othersBusyCores(a, b, wall, Number(r.cpuSeconds ?? 0) + Number(r.cliCpuSeconds ?? 0));
+          measured = [{ ...r, busyCoresBefore: q.busy, othersDuring, load1Before, waitedSeconds: q.waited }];
+        } else {
+          // The child measured each variant's conditions itself (its data took a while to build).
+          measured = lines.map((r) => r as Measurement);
+          const got = measured.map((m) => m.variant);
+          const missing = pending.filter((v) => !got.includes(v));
+          if (missing.length > 0 || got.some((v) => !pending.includes(v))) throw new Error(`${job.script}: asked for ${pending.join(', ')}, got ${got.join(', ')}`);
         }
-        const m: Measurement = { ...r, busyCoresBefore: q.busy, othersDuring, load1Before, waitedSeconds: q.waited };
-        const noisy = othersDuring !== null && othersDuring > maxOthers;
-        process.stderr.write(
-          `  ${job.case} ${job.variant} #${k + 1}: ${r.seconds.toFixed(3)} s, peak ${peakOf(r).toFixed(0)} MB (other cores busy: ${q.busy ?? '?'} before, ${othersDuring ?? '?'} during; load1 ${load1Before})` +
-            (noisy ? (attempt < retries ? ' -> discarded, redo' : ' -> kept (out of retries)') : '') +
-            '\n',
-        );
-        if (noisy && attempt < retries) {
-          discarded.push({ ...m, discarded: true });
-          continue;
+        const redo: string[] = [];
+        for (const m of measured) {
+          const name = job.variants === undefined ? job.variant : m.variant;
+          const noisy = m.othersDuring !== null && m.othersDuring > maxOthers;
+          process.stderr.write(
+            `  ${job.case} ${name} #${k + 1}: ${m.seconds.toFixed(3)} s, peak ${peakOf(m).toFixed(0)} MB (other cores busy: ${m.busyCoresBefore ?? '?'} before, ${m.othersDuring ?? '?'} during; load1 ${m.load1Before})` +
+              (noisy ? (attempt < retries ? ' -> discarded, redo' : ' -> kept (out of retries)') : '') +
+              '\n',
+          );
+          if (noisy && attempt < retries) {
+            discarded.get(name)?.push({ ...m, discarded: true });
+            redo.push(name);
+          } else {
+            runs.get(name)?.push(m);
+          }
         }
-        runs.push(m);
-        break;
+        pending = redo;
       }
     }
-    summaries.push(summarize(job, runs, discarded));
+    for (const v of names) summaries.push(summarize({ ...job, variant: v }, runs.get(v) ?? [], discarded.get(v) ?? []));
   }
   const finished = machine();
   process.stdout.write('\n' + table(summaries) + '\n');
@@ -371,7 +462,9 @@ async function main(): Promise<void> {
     if (numpy !== undefined && t2 !== undefined) ratios.numpyOverOursThreads2 = numpy.medianSeconds / t2.medianSeconds;
     process.stdout.write(
       `\nnaive / ours (1000 replicates of dr, ${naive.rows} rows${naive.extra.scaled === true ? `; naive ran ${String(naive.extra.replicatesRun)} and was scaled` : ''}): ` +
-        Object.entries(ratios).map(([k, v]) => `${k} ${v.toFixed(1)}x`).join(', ') +
+        Object.entries(ratios)
+          .map(([k, v]) => `${k} ${v.toFixed(1)}x`)
+          .join(', ') +
         '\n',
     );
   }

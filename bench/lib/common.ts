@@ -3,9 +3,12 @@
  *
  * A case is a small program run in its own child process, so that its peak memory
  * (`process.resourceUsage().maxRSS`, read at the very end) belongs to that case alone. It prints
- * exactly one JSON line on stdout: {case, variant, seconds, rows, rowsPerSecond, maxRssMB, ...}.
+ * exactly one JSON line on stdout: {case, variant, seconds, rows, rowsPerSecond, maxRssMB, ...};
+ * a case that builds costly data once and times several variants on it (slate-1e6) prints one
+ * line per variant instead, each with the measuring conditions it recorded itself.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,6 +69,31 @@ export function rssMB(): number {
   return process.memoryUsage().rss / 1024 / 1024;
 }
 
+/** The kernel's high-water mark of this process's RSS (VmHWM of /proc/self/status, Linux) in MB; undefined elsewhere. */
+export function peakRssMB(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m === null ? undefined : Number(m[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resets VmHWM to the current RSS (Linux 4.0 and later: '5' written to /proc/self/clear_refs), so
+ * that peakRssMB() afterwards is the peak of what follows; false where that is not possible.
+ * It also lowers what process.resourceUsage().maxRSS reports, so a case that resets must track
+ * the process's peak itself (read peakRssMB() before each reset).
+ */
+export function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return peakRssMB() !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs the V8 collector when the process was started with --expose-gc. */
 export function collectGarbage(): void {
   const g = (globalThis as { gc?: () => void }).gc;
@@ -89,6 +117,8 @@ export interface CaseOutput {
   seconds: number;
   rows: number;
   rowsPerSecond?: number;
+  /** The process's peak RSS, when the case tracks it itself (see resetPeakRss); default maxRSS read now. */
+  maxRssMB?: number;
   [extra: string]: unknown;
 }
 
@@ -97,7 +127,7 @@ export function emit(result: CaseOutput): void {
   const out: CaseResult = {
     ...result,
     rowsPerSecond: result.rowsPerSecond ?? result.rows / result.seconds,
-    maxRssMB: round(maxRssMB(), 1),
+    maxRssMB: round(result.maxRssMB ?? maxRssMB(), 1),
     // CPU time of this process, worker threads included (the driver subtracts it from the machine's busy time).
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
@@ -136,8 +166,33 @@ export async function busyCores(ms = 500): Promise<number | undefined> {
   await new Promise((r) => setTimeout(r, ms));
   const b = cpuTimes();
   if (a === undefined || b === undefined || b.total === a.total) return undefined;
-  const cores = (await import('node:os')).cpus().length;
+  const cores = os.cpus().length;
   return ((b.busy - a.busy) / (b.total - a.total)) * cores;
+}
+
+/**
+ * Cores that processes other than the measured one kept busy over `wallSeconds` between two
+ * cpuTimes() readings: the machine's busy core-seconds minus the measured process's own CPU
+ * seconds, per second; null when /proc/stat is not there.
+ */
+export function othersBusyCores(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>, wallSeconds: number, ownCpuSeconds: number): number | null {
+  if (a === undefined || b === undefined || !(b.total > a.total) || !(wallSeconds > 0)) return null;
+  const busyCoreSeconds = ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length * wallSeconds;
+  return round(Math.max(0, busyCoreSeconds - ownCpuSeconds) / wallSeconds, 2);
+}
+
+/**
+ * Before a measurement: waits while other processes keep more than `maxBusy` cores busy, at most
+ * `maxWait` seconds; returns the last busy level (null without /proc/stat) and the seconds waited.
+ */
+export async function waitForQuiet(maxBusy: number, maxWait: number): Promise<{ busy: number | null; waited: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const busy = (await busyCores(1000)) ?? null;
+    const waited = (Date.now() - t0) / 1000;
+    if (busy === null || busy <= maxBusy || waited >= maxWait) return { busy: busy === null ? null : round(busy, 2), waited: round(waited, 1) };
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 }
 
 /** 1e7 for 10000000, 2.5e5 for 250000, otherwise the digits. */
