@@ -5,7 +5,7 @@
  * bench/out/results.json. Data files are generated once into bench/out/data/ and reused.
  *
  *   --quick            smoke sizes: 1e6-row Arrow log for the point case, 1e5 rows (slate-1e6: 1e5 slates) elsewhere
- *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6;
+ *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6, reward-model-1e5;
  *                      bootstrap-kernel (a diagnostic: the kernel and the worker pool alone) runs only when named
  *   --repeats <n>      measurements per variant (default 3; the median is reported)
  *   --max-busy <c>     before each measurement wait while other processes keep more than c cores
@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { cpuTimes, CASES_DIR, dataPath, othersBusyCores, OUT_DIR, parseArgs, ROOT, round, waitForQuiet, type BenchFormat, type CaseResult } from './lib/common.js';
 import { formatSummary, summarizeProfile } from './prof-summary.js';
 
-const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'bootstrap-kernel'] as const;
+const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'reward-model-1e5', 'bootstrap-kernel'] as const;
 /** Diagnostic cases: run only when named with --only. */
 const OPT_IN: readonly string[] = ['bootstrap-kernel'];
 type CaseName = (typeof CASES)[number];
@@ -182,6 +182,22 @@ function jobs(): Job[] {
       args: ['--slates', String(SLATES), '--replicates', String(REPLICATES), '--max-busy', String(maxBusy), '--max-wait', String(maxWait)],
       variants: SLATE_VARIANTS,
     });
+  }
+  if (wanted('reward-model-1e5')) {
+    // Issue 5: the cross-fitted reward model on 1e5 rows, 10 actions, 10 features; wasm against cpu.
+    const rows = quick ? 2e4 : 1e5;
+    for (const kind of ['logistic', 'mlp']) {
+      for (const backend of ['wasm', 'cpu']) {
+        out.push({
+          case: 'reward-model-1e5',
+          variant: `${kind} ${backend}`,
+          rows,
+          script: script('reward-model-1e5'),
+          args: ['--rows', String(rows), '--kind', kind, '--backend', backend],
+          target: 60,
+        });
+      }
+    }
   }
   if (wanted('point-1e6-formats')) {
     for (const format of FORMATS) {
