@@ -8,7 +8,10 @@ export interface TrainOptions {
   readonly kind: RewardModelKind;
   /** Most passes over the training rows (default 50). */
   readonly maxEpochs?: number;
-  /** Stop after this many epochs without a better validation loss, keeping the best weights (default 3). */
+  /**
+   * Epochs without a better validation loss before the step is cut (from the best weights), and
+   * after the last cut before stopping (default 3); the best epoch's weights are kept.
+   */
   readonly patience?: number;
   readonly batchSize?: number;
   readonly learningRate?: number;
@@ -23,6 +26,9 @@ export const TRAIN_DEFAULTS = {
   batchSize: 512,
   learningRate: { logistic: 0.02, mlp: 0.003 },
   l2: 1e-4,
+  /** On a plateau the step shrinks by this factor, at most this many times, before stopping. */
+  learningRateCut: 0.2,
+  learningRateCuts: 2,
 } as const;
 
 export interface TrainedModel {
@@ -97,7 +103,10 @@ export async function trainModel(tf: TfModule, data: RewardData, train: Int32Arr
   const patience = opts.patience ?? TRAIN_DEFAULTS.patience;
   const batchSize = opts.batchSize ?? TRAIN_DEFAULTS.batchSize;
   const l2 = opts.l2 ?? TRAIN_DEFAULTS.l2;
-  const optimizer = tf.train.adam(opts.learningRate ?? TRAIN_DEFAULTS.learningRate[kind]);
+  let learningRate = opts.learningRate ?? TRAIN_DEFAULTS.learningRate[kind];
+  let optimizer = tf.train.adam(learningRate);
+  let cuts = 0;
+  let sinceBest = 0;
   // Weights are the 2-d parameters; biases are not penalized.
   const weights = params.filter((p) => p.shape.length === 2);
   const order = Int32Array.from(train);
@@ -124,9 +133,18 @@ export async function trainModel(tf: TfModule, data: RewardData, train: Int32Arr
       if (!Number.isFinite(best) || v < best - 1e-6 * Math.abs(best)) {
         best = v;
         bestEpoch = epoch;
+        sinceBest = 0;
         bestValues = params.map((p) => p.dataSync().slice() as Float32Array);
-      } else if (epoch - bestEpoch >= patience) {
-        break;
+      } else if (++sinceBest >= patience) {
+        // Plateau: constant-step Adam hovers around the optimum at a distance set by its step, so go
+        // back to the best weights and continue with a smaller step (ReduceLROnPlateau), a few times.
+        if (cuts === TRAIN_DEFAULTS.learningRateCuts) break;
+        cuts++;
+        sinceBest = 0;
+        learningRate *= TRAIN_DEFAULTS.learningRateCut;
+        params.forEach((p, j) => p.assign(tf.tensor(bestValues[j], p.shape, 'float32')));
+        optimizer.dispose();
+        optimizer = tf.train.adam(learningRate);
       }
       // Let the event loop breathe (progress bars, signals) between epochs.
       await new Promise((resolve) => setImmediate(resolve));

@@ -7,7 +7,7 @@ import { UsageError } from '../data/errors.js';
  *   It is an optional dependency: its install script downloads libtensorflow, which fails without
  *   the internet, and npm then skips it; `import()` throws and we fall back.
  * - Otherwise `@tensorflow/tfjs` on the WebAssembly backend (XNNPACK with SIMD; its .wasm files ship
- *   in the npm package, so it works offline): about 2.5x the plain-JS `cpu` backend on the reward
+ *   in the npm package, so it works offline): 1.7x (logistic) to 4x (MLP) the plain-JS `cpu` backend on the reward
  *   models here (bench/README.md, "TF.js backends").
  * - `cpu` (plain JS) only when wasm fails to initialize.
  *
