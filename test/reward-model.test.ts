@@ -10,6 +10,7 @@ import { loadTf, type Importer } from '../src/tf/backend.js';
 import { parseEstimatorList } from '../estimators/registry.js';
 import { expectedRewardsInto, generateBanditLog, makeBanditWorld, resolveBanditConfig, type BanditSynthConfig } from '../simulators/bandit-world.js';
 import { synthToAligned } from '../simulators/synth-batches.js';
+import { slateSynthAligned } from '../simulators/slate-batches.js';
 
 async function* stream<T>(xs: readonly T[]): AsyncGenerator<T> {
   for (const x of xs) yield x;
@@ -171,6 +172,36 @@ describe('cross-fitted reward models', () => {
     // Held-out RMSE against the noisy rewards is about the noise sd (0.5), well under the constant predictor's.
     expect(fitted.report.quality.rmse).toBeLessThan(0.55);
     expect(fitted.report.quality.rmse).toBeLessThan(fitted.report.quality.baselineRmse);
+  });
+
+  it('uses the position on ranking logs: under position-based clicks q_hat falls with the examination probability', async () => {
+    // Additive (PBM) slate rewards: E[r | item, slot k] = theta_k c(x, item) with theta_k = 1 / (k + 1).
+    const { batches } = slateSynthAligned({
+      n: 20_000,
+      actions: 8,
+      slateLength: 4,
+      dim: 3,
+      logger: 'plackett-luce',
+      reward: 'additive',
+      loggingTemperature: 1,
+      qHatNoise: 0.1,
+      seed: 3,
+      populationSamples: 2,
+    });
+    const logs = [...batches].map((b) => b.log);
+    const fitted = await fitRewardModel(stream(logs), { kind: 'logistic', backend: 'wasm' });
+    expect(fitted.report.positions).toBe(4);
+    // Mean q_hat over all rows and actions, per slot: the ratio slot k / slot 0 tracks theta_k / theta_0.
+    const sums = new Float64Array(4);
+    const counts = new Float64Array(4);
+    for (const log of logs) {
+      const q = predictBatch(fitted.runtime, fitted.model, log);
+      const pos = log.position as Int32Array;
+      for (let i = 0; i < log.n; i++) for (let a = 0; a < 8; a++) sums[pos[i]] += q[i * 8 + a];
+      for (let i = 0; i < log.n; i++) counts[pos[i]] += 8;
+    }
+    const mean = Array.from(sums, (s, k) => s / counts[k]);
+    for (let k = 1; k < 4; k++) expect(mean[k] / mean[0]).toBeCloseTo(1 / (k + 1), 1);
   });
 
   it('over 20 seeds, dr and sndr with the fitted model are closer to the true value than ips', async () => {
