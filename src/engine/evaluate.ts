@@ -3,6 +3,7 @@ import { weightStatistics } from '../../estimators/slate-statistics.js';
 import { resolveBanditColumns, type BanditColumns } from '../data/bandit-columns.js';
 import { UsageError } from '../data/errors.js';
 import { TreeSum } from '../stats/tree-sum.js';
+import { compactClusterRuns, fromCompactedLayout } from '../stats/compact-clusters.js';
 import { ClusterRuns, type ClusterTotals } from '../stats/cluster-runs.js';
 import { blockClusterHashes, poissonBlockSums, poissonPlan, type PoissonPlan } from '../stats/poisson-bootstrap.js';
 import { multinomialReplicateSums } from '../stats/multinomial-bootstrap.js';
@@ -140,8 +141,10 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
   const runs = new ClusterRuns(M, plan.pairs, po.storeClusters);
   const B = po.poisson?.replicates ?? 0;
   const Mb = plan.bootstrapColumns.length;
-  const bootTree = B > 0 ? new TreeSum(B * (Mb + 1)) : undefined;
-  const blockBoot = new Float64Array(B * (Mb + 1));
+  // Decided on the first block (a fixed function of the data): compact runs of one cluster.
+  let compact: { cols: Float64Array[]; length: Float64Array } | undefined;
+  let bootTree: TreeSum | undefined;
+  let blockBoot = new Float64Array(0);
   const hashes = new Uint32Array(BLOCK_ROWS);
   const maxWeight = new Float64Array(P);
   const clipped = plan.policies.map(() => new ClippedMoments());
@@ -208,15 +211,28 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
       pointTree.addBlock(blockPoint);
       const views = cols.map((c) => c.subarray(0, bn));
       runs.addBlock(bn, log.rowOffset, log.clusterKey, views);
-      if (bootTree !== undefined && po.poisson !== undefined) {
-        if (po.threads > 1) {
-          pool ??= new BootstrapPool(po.threads, po.poisson.replicates, po.poisson.seed, Mb);
-          blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
-          await pool.addBlock(hashes, bn, bootCols);
+      if (B > 0 && po.poisson !== undefined) {
+        if (block.index === 0) {
+          if (log.clusterKey !== undefined && worthCompacting(log.clusterKey, bn)) compact = { cols: bootCols.map(() => new Float64Array(BLOCK_ROWS)), length: new Float64Array(BLOCK_ROWS) };
+          const width = Mb + 1 + (compact !== undefined ? 1 : 0);
+          bootTree = new TreeSum(B * width);
+          blockBoot = new Float64Array(B * width);
+        }
+        let units = bn;
+        let unitCols: readonly Float64Array[] = bootCols;
+        if (compact !== undefined) {
+          if (log.clusterKey === undefined) throw new Error('a block without cluster keys in a clustered log');
+          units = compactClusterRuns(po.poisson.seedK, bn, log.clusterKey, bootCols, compact.cols, compact.length, hashes);
+          unitCols = [...compact.cols, compact.length];
         } else {
           blockClusterHashes(po.poisson, bn, log.rowOffset, log.clusterKey, hashes);
-          poissonBlockSums(po.poisson, hashes, bn, bootCols, blockBoot);
-          bootTree.addBlock(blockBoot);
+        }
+        if (po.threads > 1) {
+          pool ??= new BootstrapPool(po.threads, po.poisson.replicates, po.poisson.seed, unitCols.length);
+          await pool.addBlock(hashes, units, unitCols);
+        } else {
+          poissonBlockSums(po.poisson, hashes, units, unitCols, blockBoot);
+          (bootTree as TreeSum).addBlock(blockBoot);
         }
       }
       ({ massTrees, loggedCounts } = accumulateActionMass(block, massTrees, loggedCounts));
@@ -224,6 +240,7 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
       po.onProgress?.(n);
     }
     replicateSums = pool !== undefined ? await pool.result() : bootTree?.result();
+    if (replicateSums !== undefined && compact !== undefined) replicateSums = fromCompactedLayout(replicateSums, B, Mb);
   } finally {
     await pool?.close();
   }
@@ -245,6 +262,16 @@ async function runPass(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatc
     clippedSums: clipped.map((c) => c.result()),
     unitWeightMax: weightMax.map((t) => t?.value()),
   };
+}
+
+/**
+ * Compacting pays when clusters span several rows (slates, multi-row requests); with one row per
+ * request it would only add a column. Judged on the first block, so the choice is fixed by the data.
+ */
+function worthCompacting(clusterKey: Uint32Array, n: number): boolean {
+  let runs = n > 0 ? 1 : 0;
+  for (let i = 1; i < n; i++) if (clusterKey[i] !== clusterKey[i - 1]) runs++;
+  return runs <= 0.75 * n;
 }
 
 /** Every estimator's statistics can be computed from the inputs, or a usage error says what is missing. */
