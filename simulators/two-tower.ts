@@ -1,3 +1,4 @@
+import { shuffleInPlace } from '../src/stats/shuffle.js';
 import type { AdamOptimizer, Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { TfModule, TfRuntime } from '../src/tf/backend.js';
@@ -598,15 +599,6 @@ function batchBounds(n: number, batchSize: number): number[] {
   return bounds;
 }
 
-function shuffle(a: Int32Array, rng: () => number): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-}
-
 /**
  * One round of training on `data`, continuing from the model's current parameters and Adam state
  * (a warm start; a fresh model is the cold start). Mini-batch Adam over the examples, reshuffled
@@ -633,7 +625,7 @@ export async function train(model: TwoTowerModel, data: TwoTowerData, opts: Trai
   const vars = model.trainable();
   const optimizer = model.adam();
   for (let epoch = 0; epoch < epochs; epoch++) {
-    shuffle(order, rng);
+    shuffleInPlace(order, rng);
     let total = 0;
     for (let k = 0; k + 1 < bounds.length; k++) {
       const b = makeBatch(model, data, prep, order, bounds[k], bounds[k + 1]);

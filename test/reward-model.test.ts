@@ -21,6 +21,27 @@ function synth(cfg: BanditSynthConfig) {
   return { raw, aligned: raw.map(synthToAligned) };
 }
 
+/** RMSE of the fitted q_hat against the world's true expected reward, over every (row, action). */
+function rmseAgainstTruth(cfg: BanditSynthConfig, aligned: ReturnType<typeof synth>['aligned'], fitted: Awaited<ReturnType<typeof fitRewardModel>>): number {
+  const world = makeBanditWorld(resolveBanditConfig(cfg));
+  const K = cfg.actions;
+  const mu = new Float64Array(K);
+  let se = 0;
+  let count = 0;
+  for (const { log } of aligned) {
+    const q = predictBatch(fitted.runtime, fitted.model, log);
+    const x = (log.context as { values: Float64Array }).values;
+    for (let i = 0; i < log.n; i++) {
+      expectedRewardsInto(world, x, i * cfg.dim, mu, 0);
+      for (let a = 0; a < K; a++) {
+        se += (q[i * K + a] - mu[a]) ** 2;
+        count++;
+      }
+    }
+  }
+  return Math.sqrt(se / count);
+}
+
 const BASE = { actions: 10, dim: 5, reward: 'logistic' as const, loggingTemperature: 1, qHatNoise: 0.1 };
 
 describe('TF.js backend loader', () => {
@@ -120,23 +141,7 @@ describe('cross-fitted reward models', () => {
     const cfg = { ...BASE, n: 100_000, dim: 10, seed: 23 };
     const { aligned } = synth(cfg);
     const fitted = await fitRewardModel(stream(aligned.map((x) => x.log)), { kind: 'logistic', backend: 'wasm' });
-    const world = makeBanditWorld(resolveBanditConfig(cfg));
-    const mu = new Float64Array(10);
-    let se = 0;
-    let count = 0;
-    for (const { log } of aligned) {
-      const q = predictBatch(fitted.runtime, fitted.model, log);
-      const x = (log.context as { values: Float64Array }).values;
-      for (let i = 0; i < log.n; i++) {
-        expectedRewardsInto(world, x, i * 10, mu, 0);
-        for (let a = 0; a < 10; a++) {
-          const e = q[i * 10 + a] - mu[a];
-          se += e * e;
-          count++;
-        }
-      }
-    }
-    expect(Math.sqrt(se / count)).toBeLessThan(0.05);
+    expect(rmseAgainstTruth(cfg, aligned, fitted)).toBeLessThan(0.05);
     expect(fitted.report.quality.ece).toBeLessThan(0.02);
   });
 
@@ -146,21 +151,6 @@ describe('cross-fitted reward models', () => {
     const fitted = await fitRewardModel(stream(aligned.map((x) => x.log)), { kind: 'logistic', backend: 'wasm' });
     expect(fitted.report.likelihood).toBe('gaussian');
     expect(fitted.report.quality.logLoss).toBeUndefined();
-    const world = makeBanditWorld(resolveBanditConfig(cfg));
-    const mu = new Float64Array(10);
-    let se = 0;
-    let count = 0;
-    for (const { log } of aligned) {
-      const q = predictBatch(fitted.runtime, fitted.model, log);
-      const x = (log.context as { values: Float64Array }).values;
-      for (let i = 0; i < log.n; i++) {
-        expectedRewardsInto(world, x, i * 5, mu, 0);
-        for (let a = 0; a < 10; a++) {
-          se += (q[i * 10 + a] - mu[a]) ** 2;
-          count++;
-        }
-      }
-    }
     // Least squares per action on n_a rows with d + 1 = 6 coefficients predicts with RMSE about
     // sigma sqrt(6 / n_a) (sigma = 0.5, the reward noise); each fold trains on 2/3 of the rows less
     // the 10% validation share. Averaged over actions (every action is scored on every row), with
@@ -168,7 +158,7 @@ describe('cross-fitted reward models', () => {
     const counts = new Float64Array(10);
     for (const { log } of aligned) for (let i = 0; i < log.n; i++) counts[log.action[i]]++;
     const ideal = Math.sqrt(counts.reduce((s, na) => s + (0.25 * 6) / (na * (2 / 3) * 0.9), 0) / 10);
-    expect(Math.sqrt(se / count)).toBeLessThan(1.5 * ideal);
+    expect(rmseAgainstTruth(cfg, aligned, fitted)).toBeLessThan(1.5 * ideal);
     // Held-out RMSE against the noisy rewards is about the noise sd (0.5), well under the constant predictor's.
     expect(fitted.report.quality.rmse).toBeLessThan(0.55);
     expect(fitted.report.quality.rmse).toBeLessThan(fitted.report.quality.baselineRmse);

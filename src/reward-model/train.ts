@@ -1,3 +1,4 @@
+import { shuffleInPlace } from '../stats/shuffle.js';
 import type { Scalar, Tensor2D, Variable } from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { TfModule } from '../tf/backend.js';
@@ -116,7 +117,7 @@ export async function trainModel(tf: TfModule, data: RewardData, train: Int32Arr
   let epoch = 0;
   try {
     for (epoch = 1; epoch <= maxEpochs; epoch++) {
-      shuffle(order, rng);
+      shuffleInPlace(order, rng);
       for (let from = 0; from < order.length; from += batchSize) {
         const f = feed(tf, data, order, from, Math.min(order.length, from + batchSize));
         optimizer.minimize(
@@ -169,13 +170,4 @@ export function evaluateLoss(tf: TfModule, data: RewardData, shape: ModelShape, 
     dispose(f);
   }
   return total / rows.length;
-}
-
-function shuffle(a: Int32Array, rng: () => number): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
 }
