@@ -4,6 +4,7 @@ import { registerFit } from './fit.js';
 import { registerValidate } from './validate.js';
 import { registerSynth } from './synth.js';
 import { registerDemo } from './demo.js';
+import { registerSimulate } from './simulate.js';
 
 /** One file per command; each adds itself to the program. */
 export function registerCommands(program: Command): void {
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerFit(program);
   registerSynth(program);
   registerDemo(program);
+  registerSimulate(program);
 }

@@ -1,0 +1,295 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { resolveFeedbackWorldConfig, type FeedbackWorldConfig } from '../../../simulators/feedback-config.js';
+import {
+  FEEDBACK_LOOP_WORLD_DEFAULTS,
+  resolveScenario,
+  runFeedbackLoop,
+  SCENARIO_PRESETS,
+  type FeedbackLoopConfig,
+  type FeedbackRoundMetrics,
+  type FeedbackRoundRows,
+  type ScenarioPreset,
+} from '../../../simulators/feedback-loop.js';
+import { createOutputDir } from '../../../simulators/synth-output.js';
+import { UsageError } from '../../data/errors.js';
+import { writeFileAtomic, writeTable, type OutBatch, type OutColumnSpec } from '../../data/write-log.js';
+import { loadTf, parseBackendChoice, BACKEND_CHOICES } from '../../tf/backend.js';
+import { TOOL_VERSION } from '../../version.js';
+import { parseIntOption } from '../parse.js';
+import { progressBar } from '../progress.js';
+
+/**
+ * `ope simulate` (issue 6, item 5), first version: runs the feedback loop of
+ * simulators/feedback-loop.ts and writes DIR/config.json (the resolved config), one slate-contract
+ * log per (scenario, round) under DIR/logs/<scenario>/ (logger = the served policy, target = the next
+ * round's policy) and DIR/metrics.csv (one row per (scenario, round), the loop's metric columns).
+ * Not yet: report.html and --resume.
+ */
+
+const SIMULATE_FORMATS = ['parquet', 'arrow'] as const;
+
+interface SimulateFlags {
+  out: string;
+  config?: string;
+  scenario?: string;
+  rounds?: string;
+  seed?: string;
+  format: string;
+  tfBackend?: string;
+  opeOn?: string;
+  json?: boolean;
+}
+
+/** The keys --config may set (FeedbackLoopConfig's, JSON-able). */
+const CONFIG_KEYS = ['world', 'rounds', 'slateSize', 'scenarios', 'logging', 'model', 'estimators', 'homogenizationPairs', 'headShare', 'opeOn'] as const;
+const WORLD_KEYS = [
+  'users',
+  'items',
+  'dim',
+  'slateSize',
+  'examinationDecay',
+  'popularityExponent',
+  'affinityWeight',
+  'qualityWeight',
+  'popularityWeight',
+  'clickBias',
+  'preferenceDrift',
+  'usersPerRound',
+  'seed',
+] as const;
+const MODEL_KEYS = ['dim', 'hidden', 'itemBias', 'positions', 'learningRate', 'batchSize', 'epochs', 'l2', 'temperature', 'removeAccidentalHits', 'initScale', 'embeddingGradient'] as const;
+
+/** The CLI's default: OPE on an independent holdout log (on the training log the next policy's estimates are biased upward). */
+const DEFAULT_OPE_ON = 'holdout';
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(where: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) throw new UsageError(`${where}: unknown key '${key}'; known: ${allowed.join(', ')}`);
+  }
+}
+
+function parseScenarioList(where: string, names: readonly unknown[]): ScenarioPreset[] {
+  if (names.length === 0) throw new UsageError(`${where}: no scenario given`);
+  const out: ScenarioPreset[] = [];
+  for (const name of names) {
+    const preset = SCENARIO_PRESETS.find((p) => p === name);
+    if (preset === undefined) throw new UsageError(`${where}: unknown scenario '${String(name)}'; known: ${SCENARIO_PRESETS.join(', ')}`);
+    if (out.includes(preset)) throw new UsageError(`${where}: scenario '${preset}' is given twice`);
+    out.push(preset);
+  }
+  return out;
+}
+
+/** Reads --config: a JSON object with FeedbackLoopConfig's keys; unknown keys are a usage error. */
+async function readConfigFile(path: string): Promise<FeedbackLoopConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config: cannot read '${path}' (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--config: '${path}' is not valid JSON (${(err as Error).message})`);
+  }
+  if (!isObject(doc)) throw new UsageError(`--config: '${path}' must hold a JSON object`);
+  checkKeys('--config', doc, CONFIG_KEYS);
+  if (doc.world !== undefined) {
+    if (!isObject(doc.world)) throw new UsageError('--config: world must be an object');
+    checkKeys('--config world', doc.world, WORLD_KEYS);
+  }
+  if (doc.model !== undefined) {
+    if (!isObject(doc.model)) throw new UsageError('--config: model must be an object');
+    checkKeys('--config model', doc.model, MODEL_KEYS);
+  }
+  if (doc.scenarios !== undefined) {
+    if (!Array.isArray(doc.scenarios)) throw new UsageError('--config: scenarios must be an array of preset names');
+    parseScenarioList('--config scenarios', doc.scenarios);
+  }
+  return doc as FeedbackLoopConfig;
+}
+
+/** Flags over --config over the defaults; checks what can be checked before the run (UsageError). */
+async function configFromFlags(flags: SimulateFlags): Promise<FeedbackLoopConfig> {
+  const file = flags.config === undefined ? {} : await readConfigFile(flags.config);
+  const world: FeedbackWorldConfig = { ...file.world };
+  if (flags.seed !== undefined) world.seed = parseIntOption('--seed', flags.seed, 0);
+  let opeOn = file.opeOn ?? DEFAULT_OPE_ON;
+  if (flags.opeOn !== undefined) {
+    if (flags.opeOn !== 'log' && flags.opeOn !== 'holdout') throw new UsageError(`--ope-on must be 'log' or 'holdout', got '${flags.opeOn}'`);
+    opeOn = flags.opeOn;
+  }
+  const config: FeedbackLoopConfig = {
+    ...file,
+    world,
+    rounds: flags.rounds !== undefined ? parseIntOption('--rounds', flags.rounds, 1, 100_000) : file.rounds,
+    scenarios:
+      flags.scenario !== undefined
+        ? parseScenarioList(
+            '--scenario',
+            flags.scenario.split(',').map((s) => s.trim()),
+          )
+        : (file.scenarios ?? ['topk', 'softmax']),
+    opeOn,
+  };
+  try {
+    resolvedWorld(config);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`--config world: ${err.message}`);
+    throw err;
+  }
+  return config;
+}
+
+function resolvedWorld(config: FeedbackLoopConfig): ReturnType<typeof resolveFeedbackWorldConfig> {
+  return resolveFeedbackWorldConfig({ ...FEEDBACK_LOOP_WORLD_DEFAULTS, ...config.world, ...(config.slateSize !== undefined ? { slateSize: config.slateSize } : {}) });
+}
+
+function roundLogSchema(L: number): OutColumnSpec[] {
+  return [
+    { name: 'slate_id', kind: 'int32' },
+    { name: 'position', kind: 'int32' },
+    { name: 'action', kind: 'int32' },
+    { name: 'reward', kind: 'float64' },
+    { name: 'propensity', kind: 'float64' },
+    { name: 'propensity_item_position', kind: 'float64' },
+    { name: 'propensity_cascade', kind: 'float64' },
+    { name: 'propensity_item_positions', kind: 'list', width: L },
+    { name: 'user_id', kind: 'int32' },
+    { name: 'target_propensity', kind: 'float64' },
+    { name: 'target_propensity_item_position', kind: 'float64' },
+    { name: 'target_propensity_cascade', kind: 'float64' },
+    { name: 'target_propensity_item_positions', kind: 'list', width: L },
+  ];
+}
+
+/** The round's slate-contract rows; slate_id groups a slate's rows (the bootstrap's cluster), user_id is carried. */
+function roundLogBatch(r: FeedbackRoundRows): OutBatch {
+  const { rows } = r;
+  const t = rows.targets[0];
+  const userId = new Int32Array(rows.rows);
+  for (let s = 0; s < rows.slates; s++) userId.fill(r.users[s], s * rows.L, (s + 1) * rows.L);
+  return {
+    n: rows.rows,
+    columns: {
+      slate_id: rows.slateId,
+      position: rows.position,
+      action: rows.action,
+      reward: rows.reward,
+      propensity: rows.propensity,
+      propensity_item_position: rows.propensityItemPosition,
+      propensity_cascade: rows.propensityCascade,
+      propensity_item_positions: rows.propensityItemPositions,
+      user_id: userId,
+      target_propensity: t.targetPropensity,
+      target_propensity_item_position: t.targetPropensityItemPosition,
+      target_propensity_cascade: t.targetPropensityCascade,
+      target_propensity_item_positions: t.targetPropensityItemPositions,
+    },
+  };
+}
+
+/** metrics.csv: exactly the loop's columns, in its order. */
+function metricsBatch(metrics: readonly FeedbackRoundMetrics[]): { schema: OutColumnSpec[]; batch: OutBatch } {
+  const names = Object.keys(metrics[0]);
+  const schema: OutColumnSpec[] = names.map((name) => ({ name, kind: name === 'scenario' ? 'string' : name === 'round' ? 'int32' : 'float64' }));
+  const columns: Record<string, Float64Array | Int32Array | string[]> = {};
+  for (const c of schema) {
+    const values = metrics.map((m) => (m as unknown as Record<string, unknown>)[c.name]);
+    columns[c.name] = c.kind === 'string' ? values.map(String) : c.kind === 'int32' ? Int32Array.from(values as number[]) : Float64Array.from(values as number[]);
+  }
+  return { schema, batch: { n: metrics.length, columns } };
+}
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? v.toPrecision(4) : String(v);
+}
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('run the multi-round recommender feedback loop and write per-round slate logs, metrics.csv and config.json')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--config <file>', 'JSON overriding the defaults (world, rounds, slateSize, scenarios, logging, model, estimators, homogenizationPairs, headShare, opeOn)')
+    .option('--scenario <list>', `comma-separated presets: ${SCENARIO_PRESETS.join(', ')} (default topk,softmax)`)
+    .option('--rounds <n>', 'rounds, round 0 included (default 10)')
+    .option('--seed <s>', 'seed of the world, its arrivals, clicks and models (default 12345)')
+    .option('--format <fmt>', `round logs: ${SIMULATE_FORMATS.join(' or ')}`, 'parquet')
+    .option('--tf-backend <name>', `TF.js backend for the two-tower models: ${BACKEND_CHOICES.join(', ')} (default: OPE_TF_BACKEND, else the fastest that loads)`)
+    .option('--ope-on <log>', "where the next policy is evaluated: 'holdout' (an independent log of the served policy) or 'log' (the training log; biased upward)")
+    .option('--json', 'print one JSON document to stdout instead of the summary line')
+    .action(async (flags: SimulateFlags) => {
+      const format = SIMULATE_FORMATS.find((f) => f === flags.format);
+      if (format === undefined) throw new UsageError(`--format must be one of ${SIMULATE_FORMATS.join(', ')}, got '${flags.format}'`);
+      const backendChoice = flags.tfBackend === undefined ? undefined : parseBackendChoice(flags.tfBackend, '--tf-backend');
+      const config = await configFromFlags(flags);
+      const world = resolvedWorld(config);
+      const scenarios = (config.scenarios ?? []).map(resolveScenario);
+      const rounds = config.rounds ?? 10;
+      const rt = await loadTf(backendChoice);
+      const outDir = flags.out;
+      await createOutputDir(outDir);
+      const resolved = {
+        tool: 'ope-toolkit',
+        version: TOOL_VERSION,
+        command: 'simulate',
+        backend: rt.description,
+        format,
+        world,
+        rounds,
+        logging: config.logging ?? 'uniform',
+        opeOn: config.opeOn,
+        scenarios,
+        model: { dim: 16, epochs: 5, ...config.model },
+        estimators: config.estimators ?? 'slate-ips,iips,rips',
+        homogenizationPairs: config.homogenizationPairs ?? 2000,
+        headShare: config.headShare ?? 0.2,
+      };
+      await writeFileAtomic(join(outDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
+
+      const started = performance.now();
+      const logFiles: string[] = [];
+      const bar = progressBar('simulate', scenarios.length * rounds, '(scenario, round)s');
+      let result;
+      try {
+        result = await runFeedbackLoop(rt, config, {
+          onRound: async (r) => {
+            const dir = join(outDir, 'logs', r.scenario);
+            if (r.round === 0) await createOutputDir(dir);
+            const file = join('logs', r.scenario, `round-${String(r.round).padStart(3, '0')}.${format}`);
+            await writeTable(join(outDir, file), roundLogSchema(r.rows.L), [roundLogBatch(r)]);
+            logFiles.push(file);
+            bar.update(logFiles.length);
+          },
+        });
+      } catch (err) {
+        // The loop's own checks of the config (estimators, logging, ...) come before any round.
+        if (err instanceof RangeError && logFiles.length === 0) throw new UsageError(`--config: ${err.message}`);
+        throw err;
+      } finally {
+        bar.stop();
+      }
+      const { schema, batch } = metricsBatch(result.metrics);
+      await writeTable(join(outDir, 'metrics.csv'), schema, [batch]);
+      const seconds = (performance.now() - started) / 1000;
+      if (flags.json === true) {
+        const doc = { tool: 'ope-toolkit', version: TOOL_VERSION, command: 'simulate', out: outDir, backend: rt.description, config: 'config.json', metrics: 'metrics.csv', logs: logFiles, seconds };
+        process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+        return;
+      }
+      const last = result.metrics.filter((m) => m.round === rounds - 1);
+      const lastLine = last.map((m) => `${m.scenario} ctr ${fmt(m.ctr_true)} (oracle ${fmt(m.ctr_oracle)}), coverage ${fmt(m.coverage_at_k)}`).join('; ');
+      process.stdout.write(
+        `ope simulate: ${scenarios.length} scenarios x ${rounds} rounds (${world.users} users, ${world.items} items, L=${world.slateSize}, seed ${world.seed}, OPE on the ${config.opeOn}) ` +
+          `to ${outDir}: config.json, metrics.csv and ${logFiles.length} round logs, in ${seconds.toFixed(1)} s on ${rt.description}. Last round: ${lastLine}.\n`,
+      );
+    });
+}
