@@ -116,7 +116,8 @@ export interface SlateSynthResult {
   readonly truth: SlateSynthTruth;
 }
 
-export function slateLogSchema(K: number, d: number, L: number): OutColumnSpec[] {
+/** The logger's columns of the slate contract (DESIGN.md §2), as `ope synth --slate` and `ope simulate` write them. */
+export function slateLoggerSchema(L: number): OutColumnSpec[] {
   return [
     { name: 'slate_id', kind: 'int32' },
     { name: 'position', kind: 'int32' },
@@ -126,20 +127,25 @@ export function slateLogSchema(K: number, d: number, L: number): OutColumnSpec[]
     { name: 'propensity_item_position', kind: 'float64' },
     { name: 'propensity_cascade', kind: 'float64' },
     { name: 'propensity_item_positions', kind: 'list', width: L },
-    { name: 'context', kind: 'list', width: d },
-    { name: 'q_hat', kind: 'list', width: K },
-    { name: 'expected_reward_logged', kind: 'float64' },
   ];
 }
 
-export function slatePolicySchema(K: number, L: number): OutColumnSpec[] {
+/** A target's columns of the slate contract, without action_dist. */
+export function slateTargetSchema(L: number): OutColumnSpec[] {
   return [
     { name: 'target_propensity', kind: 'float64' },
     { name: 'target_propensity_item_position', kind: 'float64' },
     { name: 'target_propensity_cascade', kind: 'float64' },
     { name: 'target_propensity_item_positions', kind: 'list', width: L },
-    { name: 'action_dist', kind: 'list', width: K },
   ];
+}
+
+export function slateLogSchema(K: number, d: number, L: number): OutColumnSpec[] {
+  return [...slateLoggerSchema(L), { name: 'context', kind: 'list', width: d }, { name: 'q_hat', kind: 'list', width: K }, { name: 'expected_reward_logged', kind: 'float64' }];
+}
+
+export function slatePolicySchema(K: number, L: number): OutColumnSpec[] {
+  return [...slateTargetSchema(L), { name: 'action_dist', kind: 'list', width: K }];
 }
 
 export function slateLogColumns(b: SlateSynthBatch): OutBatch {

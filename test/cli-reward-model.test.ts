@@ -63,6 +63,12 @@ describe('ope evaluate --reward-model', () => {
     const { writeFile } = await import('node:fs/promises');
     const truth = JSON.parse(await readFile(join(dir, 'truth.json'), 'utf8')) as { n: number };
     await writeFile(scalarOnly, 'target_propensity\n' + Array.from({ length: truth.n }, () => '0.1').join('\n') + '\n');
+    // A missing feature would make every q_hat NaN: an input error naming the file, column and row.
+    const nanLog = join(dir, 'nan-context.csv');
+    await writeFile(nanLog, 'action,reward,propensity,x_0,action_dist_0,action_dist_1\n0,1,0.5,0.3,0.5,0.5\n1,0,0.5,NaN,0.5,0.5\n');
+    const nan = runCli(['evaluate', '--log', nanLog, '--reward-model', 'logistic']);
+    expect(nan.code).toBe(2);
+    expect(nan.stderr).toMatch(/nan-context\.csv: column 'context', row 1: context feature 0 is NaN \(missing or not finite\)/);
     const noDist = runCli(['evaluate', '--log', log(), '--policy', `p=${scalarOnly}`, '--reward-model', 'logistic']);
     expect(noDist.code).toBe(2);
     expect(noDist.stderr).toMatch(/policy 'p': a fitted reward model needs the target's action_dist/);

@@ -94,6 +94,7 @@ export async function collectRewardData(batches: AsyncIterable<LogBatch>, opts: 
     }
     moments ??= new FeatureMoments(d);
     if (b.context !== undefined) {
+      requireFiniteFeatures(b, d);
       moments.add(b.context.values, b.n);
       xs.push(Float32Array.from(b.context.values));
     }
@@ -139,6 +140,19 @@ export async function collectRewardData(batches: AsyncIterable<LogBatch>, opts: 
     scaling,
     splitHash: concat(splits, n, Uint32Array),
   };
+}
+
+/** A missing (null) or non-finite feature would turn the standardization and every prediction into NaN. */
+function requireFiniteFeatures(b: LogBatch, d: number): void {
+  const v = (b.context as { values: Float64Array }).values;
+  for (let i = 0; i < b.n; i++) {
+    for (let j = 0; j < d; j++) {
+      const x = v[i * d + j];
+      if (!Number.isFinite(x)) {
+        throw new InputError(`context feature ${j} is ${x} (missing or not finite); a reward model needs every feature of every row`, { file: b.source, column: 'context', row: b.rowOffset + i });
+      }
+    }
+  }
 }
 
 type Typed = Float32Array | Float64Array | Int32Array | Uint8Array | Uint32Array;

@@ -1,3 +1,4 @@
+import { slateLoggerSchema, slateTargetSchema } from '../../../simulators/write-slate-synth.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -154,21 +155,7 @@ function resolvedWorld(config: FeedbackLoopConfig): ReturnType<typeof resolveFee
 }
 
 function roundLogSchema(L: number): OutColumnSpec[] {
-  return [
-    { name: 'slate_id', kind: 'int32' },
-    { name: 'position', kind: 'int32' },
-    { name: 'action', kind: 'int32' },
-    { name: 'reward', kind: 'float64' },
-    { name: 'propensity', kind: 'float64' },
-    { name: 'propensity_item_position', kind: 'float64' },
-    { name: 'propensity_cascade', kind: 'float64' },
-    { name: 'propensity_item_positions', kind: 'list', width: L },
-    { name: 'user_id', kind: 'int32' },
-    { name: 'target_propensity', kind: 'float64' },
-    { name: 'target_propensity_item_position', kind: 'float64' },
-    { name: 'target_propensity_cascade', kind: 'float64' },
-    { name: 'target_propensity_item_positions', kind: 'list', width: L },
-  ];
+  return [...slateLoggerSchema(L), { name: 'user_id', kind: 'int32' }, ...slateTargetSchema(L)];
 }
 
 /** The round's slate-contract rows; slate_id groups a slate's rows (the bootstrap's cluster), user_id is carried. */
