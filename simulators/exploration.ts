@@ -1063,10 +1063,23 @@ export class SlateRowBuilder {
     targetScores: readonly Scores[],
     marginalRng: RandomStream | null = null,
   ): void {
-    const { n, L, logger, cascade, loggerMarginals, loggerRanges } = this;
-    if (out.n !== n || out.L !== L || out.targets.length !== this.targets.length) throw new RangeError('rows were not made by this builder');
-    if (!(Number.isInteger(slateIndex) && slateIndex >= 0 && slateIndex < out.slates)) throw new RangeError(`slate index ${slateIndex} outside 0..${out.slates - 1}`);
     if (targetScores.length !== this.targets.length) throw new RangeError(`${targetScores.length} target score vectors for ${this.targets.length} targets`);
+    this.writeLogger(out, slateIndex, slateId, slate, reward, loggerScores, marginalRng);
+    this.targets.forEach((target, ti) => {
+      const same = target === this.logger && targetScores[ti] === loggerScores;
+      // A target that is the logger reuses the logger's marginals (also Monte Carlo ones) and ranges.
+      this.writeTargetWith(out, slateIndex, ti, slate, targetScores[ti], marginalRng, same);
+    });
+  }
+
+  /**
+   * The logger half of `write`: slate id, positions, actions, rewards and the logger's
+   * propensities. With writeTarget afterwards (even much later, e.g. once the target exists) the
+   * rows are complete; the Monte Carlo marginals then draw from whichever stream each call is given.
+   */
+  writeLogger(out: ExplorationSlateRows, slateIndex: number, slateId: number, slate: Int32Array, reward: ArrayLike<number>, loggerScores: Scores, marginalRng: RandomStream | null = null): void {
+    const { L, logger, cascade, loggerMarginals, loggerRanges } = this;
+    this.checkRows(out, slateIndex);
     if (reward.length < L) throw new RangeError(`${reward.length} rewards for a slate of ${L}`);
     const row0 = slateIndex * L;
 
@@ -1089,29 +1102,42 @@ export class SlateRowBuilder {
       for (let j = 0; j < L; j++) out.propensityItemPositions[r * L + j] = j === k ? own : loggerMarginals[k * L + j];
       if (out.itemPositionRange !== null) out.itemPositionRange[r] = loggerRanges[k * L + k];
     }
+  }
 
-    this.targets.forEach((target, ti) => {
-      const t = out.targets[ti];
-      const scores = targetScores[ti];
-      const same = target === logger && scores === loggerScores;
-      // A target that is the logger reuses the logger's marginals (also Monte Carlo ones) and ranges.
-      const marginals = same ? loggerMarginals : this.targetMarginals;
-      const ranges = same ? loggerRanges : this.targetRanges;
-      target.followSlate(scores, slate, cascade, t.actionDist, 0, 0, row0 * n);
-      if (!same) {
-        target.itemMarginalsInto(scores, slate, 0, L, marginals, 0, marginalRng);
-        if (t.itemPositionRange !== null) target.itemRangesInto(scores, slate, 0, L, ranges, 0);
-      }
-      const tJoint = cascade[L - 1];
-      for (let k = 0; k < L; k++) {
-        const r = row0 + k;
-        t.targetPropensity[r] = tJoint;
-        t.targetPropensityCascade[r] = cascade[k];
-        const own = itemPositionPropensity(marginals[k * L + k], cascade[k]);
-        t.targetPropensityItemPosition[r] = own;
-        for (let j = 0; j < L; j++) t.targetPropensityItemPositions[r * L + j] = j === k ? own : marginals[k * L + j];
-        if (t.itemPositionRange !== null) t.itemPositionRange[r] = ranges[k * L + k];
-      }
-    });
+  /** The target half of `write` for target `targetIndex` on the slate at slateIndex (the same slate writeLogger was given). */
+  writeTarget(out: ExplorationSlateRows, slateIndex: number, targetIndex: number, slate: Int32Array, targetScores: Scores, marginalRng: RandomStream | null = null): void {
+    this.checkRows(out, slateIndex);
+    if (!(Number.isInteger(targetIndex) && targetIndex >= 0 && targetIndex < this.targets.length)) throw new RangeError(`target index ${targetIndex} outside 0..${this.targets.length - 1}`);
+    this.writeTargetWith(out, slateIndex, targetIndex, slate, targetScores, marginalRng, false);
+  }
+
+  private checkRows(out: ExplorationSlateRows, slateIndex: number): void {
+    if (out.n !== this.n || out.L !== this.L || out.targets.length !== this.targets.length) throw new RangeError('rows were not made by this builder');
+    if (!(Number.isInteger(slateIndex) && slateIndex >= 0 && slateIndex < out.slates)) throw new RangeError(`slate index ${slateIndex} outside 0..${out.slates - 1}`);
+  }
+
+  /** sameAsLogger: the logger's marginals and ranges of the last writeLogger call are the target's. */
+  private writeTargetWith(out: ExplorationSlateRows, slateIndex: number, ti: number, slate: Int32Array, scores: Scores, marginalRng: RandomStream | null, sameAsLogger: boolean): void {
+    const { n, L, cascade } = this;
+    const target = this.targets[ti];
+    const t = out.targets[ti];
+    const row0 = slateIndex * L;
+    const marginals = sameAsLogger ? this.loggerMarginals : this.targetMarginals;
+    const ranges = sameAsLogger ? this.loggerRanges : this.targetRanges;
+    target.followSlate(scores, slate, cascade, t.actionDist, 0, 0, row0 * n);
+    if (!sameAsLogger) {
+      target.itemMarginalsInto(scores, slate, 0, L, marginals, 0, marginalRng);
+      if (t.itemPositionRange !== null) target.itemRangesInto(scores, slate, 0, L, ranges, 0);
+    }
+    const tJoint = cascade[L - 1];
+    for (let k = 0; k < L; k++) {
+      const r = row0 + k;
+      t.targetPropensity[r] = tJoint;
+      t.targetPropensityCascade[r] = cascade[k];
+      const own = itemPositionPropensity(marginals[k * L + k], cascade[k]);
+      t.targetPropensityItemPosition[r] = own;
+      for (let j = 0; j < L; j++) t.targetPropensityItemPositions[r * L + j] = j === k ? own : marginals[k * L + j];
+      if (t.itemPositionRange !== null) t.itemPositionRange[r] = ranges[k * L + k];
+    }
   }
 }

@@ -15,9 +15,12 @@
  *   4. retraining on the training window (all logged rounds, or the last W), warm-started;
  *   5. the next policy pi_{r+1} as the target of this round's log: slate-contract rows
  *      (SlateRowBuilder: logger pi_r, target pi_{r+1}, propensities from followSlate and the
- *      item-position marginals), the registry's slate estimators on them, and its true value on this
- *      round's arrivals under this round's world (policyValueFromMarginals), so every round says how
- *      well OPE on round r's log predicts the policy that will serve round r + 1.
+ *      item-position marginals), the registry's slate estimators on them plus a slate-level snips and
+ *      a doubly robust estimate with a position-based reward model (feedback-ope.ts), and its true
+ *      value on this round's arrivals under this round's world (policyValueFromMarginals), so every
+ *      round says how well OPE on round r's log predicts the policy that will serve round r + 1.
+ * Steps 2 and 5 run over chunks of arrivals (pass 1 before training: the served policy; pass 2 after:
+ * the next policy), so a round of 100,000 users x 10,000 items never holds all its scores at once.
  *
  * Logging policy of round 0: 'uniform' (L distinct items uniformly at random: epsilon-greedy with
  * epsilon = 1, whose slate and item-position propensities are exact in closed form) or
@@ -65,16 +68,17 @@
  * backend: the same metrics bit for bit.
  */
 import { parseEstimatorList } from '../estimators/registry.js';
-import type { LogBatch, PolicyBatch } from '../src/data/batch.js';
-import { clusterKeyOfInteger } from '../src/data/cluster-key.js';
 import { evaluateStream } from '../src/engine/evaluate.js';
 import type { TfRuntime } from '../src/tf/backend.js';
 import { makeExploration, SlateRowBuilder, type ExplorationPolicy, type ExplorationSlateRows, type ExplorationSpec } from './exploration.js';
 import { resolveFeedbackWorldConfig, type FeedbackWorldConfig, type ResolvedFeedbackWorldConfig } from './feedback-config.js';
 import { averageRecommendationPopularity, catalogCoverage, countItems, giniIndex, homogenization, longTailShare, popularityLift, regret, shannonEntropy } from './feedback-metrics.js';
-import { arrivals, clicksInto, driftUsers, makeFeedbackWorld, oracleValue, policyValueFromMarginals, type FeedbackWorld } from './feedback-world.js';
-import { blockStream, type RandomStream } from './random-streams.js';
-import { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerLoss, type TwoTowerModel } from './two-tower.js';
+import { alignedOf, directValue, fitPositionItemModel, slateDoublyRobust, slateSnips, type FeedbackTrainingLog } from './feedback-ope.js';
+import { arrivals, clicksInto, driftUsers, makeFeedbackWorld, oracleValue, policyValueFromMarginals } from './feedback-world.js';
+import { blockStream } from './random-streams.js';
+import { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerLoss, type TwoTowerModel, type TwoTowerState } from './two-tower.js';
+
+export type { FeedbackTrainingLog } from './feedback-ope.js';
 
 export type ScenarioPreset = 'topk' | 'epsilon-greedy' | 'softmax' | 'topk-window' | 'popularity-debiased';
 
@@ -109,7 +113,7 @@ export interface FeedbackLoopConfig {
   readonly logging?: LoggingPolicy;
   /** Two-tower settings (users, items, seed and loss come from the world and the scenario). Default dim 16, epochs 5. */
   readonly model?: Partial<Omit<TwoTowerConfig, 'users' | 'items' | 'seed' | 'loss'>>;
-  /** Slate estimators for the next policy's value (default 'slate-ips,iips,rips'); a slate-level snips is always added. */
+  /** Slate estimators for the next policy's value (default 'slate-ips,iips,rips'); `snips` and `dr` (feedback-ope.ts) are always added. */
   readonly estimators?: string;
   /** Sampled pairs of the homogenization metric (default 2000). */
   readonly homogenizationPairs?: number;
@@ -153,7 +157,7 @@ export interface FeedbackRoundMetrics {
   readonly ope_slate_ess_share: number;
   /** True expected clicks per slate of the next round's policy on this round's arrivals and world. */
   readonly value_next_true: number;
-  /** value_next_<estimator> and value_next_<estimator>_se (delta method) for each estimator, snips included. */
+  /** value_next_<estimator> and value_next_<estimator>_se (delta method) for each estimator, snips and dr included. */
   readonly [estimate: `value_next_${string}`]: number;
 }
 
@@ -166,9 +170,47 @@ export interface FeedbackRoundRows {
   readonly rows: ExplorationSlateRows;
 }
 
+/** Wall-clock milliseconds of one scenario, by stage. Not deterministic. */
+export interface FeedbackLoopTiming {
+  /** Scoring the arrivals and sampling their slates and clicks. */
+  serve: number;
+  /** Retraining the two-tower model. */
+  train: number;
+  /** True values of the served and the next policy (exact or Monte Carlo marginals) and the round's metrics. */
+  metrics: number;
+  /** The holdout log, the reward model and the estimators. */
+  ope: number;
+  /** The slate-contract rows of the round's log (propensities of the served and the next policy) and `onRound` (writing them). */
+  log: number;
+}
+
+/** Everything the loop needs to continue after `rounds` completed rounds, besides the logged history. */
+export interface FeedbackLoopCheckpoint {
+  /** Completed rounds: the loop continues at this round. */
+  readonly rounds: number;
+  /** The metric rows of the completed rounds, in the loop's order. */
+  readonly metrics: readonly FeedbackRoundMetrics[];
+  /** Each scenario's model after training on its last completed round. */
+  readonly models: Readonly<Record<string, TwoTowerState>>;
+}
+
 export interface FeedbackLoopOptions {
   /** Called after each (scenario, round) with its rows (for writing Parquet); awaited. Rounds come in order, scenarios in config order within a round. */
   readonly onRound?: (rows: FeedbackRoundRows, metrics: FeedbackRoundMetrics) => void | Promise<void>;
+  /** Called after every scenario has completed a round (after its onRound calls); awaited. */
+  readonly onCheckpoint?: (checkpoint: FeedbackLoopCheckpoint) => void | Promise<void>;
+  /**
+   * Continue from a checkpoint of a run with the same config (and TF.js backend, for bit-identical
+   * results): `history(scenario, round)` returns that round's logged impressions (the rows of its
+   * onRound call: users, items, clicks, positions). The result's metrics then include the
+   * checkpoint's.
+   */
+  readonly resume?: {
+    readonly checkpoint: FeedbackLoopCheckpoint;
+    readonly history: (scenario: string, round: number) => Promise<FeedbackTrainingLog>;
+  };
+  /** Arrivals scored at once (default: LOOP_CHUNK_FLOATS / items); results do not depend on it. */
+  readonly chunkUsers?: number;
 }
 
 export interface FeedbackLoopResult {
@@ -181,8 +223,16 @@ export interface FeedbackLoopResult {
     readonly estimators: readonly string[];
   };
   readonly metrics: FeedbackRoundMetrics[];
-  /** Wall-clock milliseconds per scenario: training, serving (scores, sampling, values, metrics), OPE rows and estimates. Not deterministic. */
-  readonly timings: Record<string, { train: number; serve: number; ope: number }>;
+  /** Per scenario, of the rounds run in this call. */
+  readonly timings: Record<string, FeedbackLoopTiming>;
+}
+
+/** A round's rows as training data (what `resume.history` returns for that round). */
+export function trainingLogOf(r: FeedbackRoundRows): FeedbackTrainingLog {
+  const { rows } = r;
+  const users = new Int32Array(rows.rows);
+  for (let s = 0; s < rows.slates; s++) users.fill(r.users[s], s * rows.L, (s + 1) * rows.L);
+  return { users, items: rows.action.slice(), clicked: Float32Array.from(rows.reward), positions: rows.position.slice() };
 }
 
 export const FEEDBACK_LOOP_WORLD_DEFAULTS: Readonly<FeedbackWorldConfig> = { users: 400, items: 200, dim: 16, slateSize: 5 };
@@ -210,60 +260,55 @@ export function resolveScenario(s: ScenarioPreset | ScenarioSpec): ScenarioSpec 
   }
 }
 
-/** One logged round of a scenario, as training data. */
-interface RoundLog {
-  readonly users: Int32Array;
-  readonly items: Int32Array;
-  readonly clicked: Float32Array;
-  readonly positions: Int32Array;
-}
-
 interface ScenarioState {
   readonly spec: ScenarioSpec;
   readonly model: TwoTowerModel;
   readonly policy: ExplorationPolicy;
-  readonly logs: RoundLog[];
+  readonly logs: FeedbackTrainingLog[];
   /** Clicks per item over rounds 0..r (phi). */
   readonly clickCounts: Float64Array;
   /** Clicked item ids over rounds 0..r, for the profile ARP. */
   clickedItems: number[];
-  lastLoss: number;
-  readonly timing: { train: number; serve: number; ope: number };
+  readonly timing: FeedbackLoopTiming;
 }
 
 const NEXT = 'next';
 
-/** Served scores of `users` (n x I, Float64), with the scenario's popularity adjustment. */
-function servingScores(state: ScenarioState, users: Int32Array, I: number): Float64Array {
-  const raw = scoreAll(state.model, users);
-  const out = Float64Array.from(raw);
+/** Scores held at once per pass (arrivals per chunk x items), so memory stays bounded on large worlds. */
+export const LOOP_CHUNK_FLOATS = 1 << 22;
+
+/**
+ * The additive adjustment of the served scores for the scenario's popularity penalty (null when
+ * beta = 0): s_i - beta log p_i with p_i the smoothed click share in the training window.
+ */
+function popularityAdjustment(state: ScenarioState, I: number): Float64Array | null {
   const beta = state.spec.popularityPenalty;
-  if (beta > 0) {
-    const c = trainingClickCounts(state, I);
-    let total = 0;
-    for (let i = 0; i < I; i++) total += c[i];
-    const adj = new Float64Array(I);
-    for (let i = 0; i < I; i++) adj[i] = beta * Math.log((c[i] + 1) / (total + I));
-    for (let j = 0; j < users.length; j++) for (let i = 0; i < I; i++) out[j * I + i] -= adj[i];
-  }
+  if (!(beta > 0)) return null;
+  const c = new Float64Array(I);
+  for (const log of windowLogs(state)) for (let r = 0; r < log.items.length; r++) if (log.clicked[r] > 0) c[log.items[r]]++;
+  let total = 0;
+  for (let i = 0; i < I; i++) total += c[i];
+  const adj = new Float64Array(I);
+  for (let i = 0; i < I; i++) adj[i] = -beta * Math.log((c[i] + 1) / (total + I));
+  return adj;
+}
+
+/** Served scores of `users` (users.length x I, Float64): the model's, plus the adjustment. */
+function servingScores(state: ScenarioState, users: Int32Array, I: number, adj: Float64Array | null): Float64Array {
+  const out = Float64Array.from(scoreAll(state.model, users));
+  if (adj !== null) for (let j = 0; j < users.length; j++) for (let i = 0; i < I; i++) out[j * I + i] += adj[i];
   return out;
 }
 
-function windowLogs(state: ScenarioState): RoundLog[] {
+function windowLogs(state: ScenarioState): FeedbackTrainingLog[] {
   const w = state.spec.window;
   return w === null ? state.logs : state.logs.slice(Math.max(0, state.logs.length - w));
 }
 
-function trainingClickCounts(state: ScenarioState, I: number): Float64Array {
-  const c = new Float64Array(I);
-  for (const log of windowLogs(state)) for (let r = 0; r < log.items.length; r++) if (log.clicked[r] > 0) c[log.items[r]]++;
-  return c;
-}
-
-function concatLogs(logs: RoundLog[]): RoundLog {
+function concatLogs(logs: readonly FeedbackTrainingLog[]): FeedbackTrainingLog {
   let n = 0;
   for (const l of logs) n += l.users.length;
-  const out: RoundLog = { users: new Int32Array(n), items: new Int32Array(n), clicked: new Float32Array(n), positions: new Int32Array(n) };
+  const out: FeedbackTrainingLog = { users: new Int32Array(n), items: new Int32Array(n), clicked: new Float32Array(n), positions: new Int32Array(n) };
   let off = 0;
   for (const l of logs) {
     out.users.set(l.users, off);
@@ -275,109 +320,23 @@ function concatLogs(logs: RoundLog[]): RoundLog {
   return out;
 }
 
-/** Mean expected clicks per slate of `policy` over the users, from its marginals (rng: Monte Carlo marginals). */
-function meanPolicyValue(world: FeedbackWorld, policy: ExplorationPolicy, users: Int32Array, scores: Float64Array, round: number, purpose: string): number {
-  const I = world.items;
-  const marginals = new Float64Array(world.slateSize * I);
-  const rho = new Float64Array(I);
-  const rng = blockStream(world.config.seed, purpose, round);
-  let sum = 0;
-  for (let j = 0; j < users.length; j++) {
-    policy.marginalsInto(scores.subarray(j * I, (j + 1) * I), marginals, rng);
-    sum += policyValueFromMarginals(world, users[j], marginals, rho);
+/** Adds a logged round to the scenario's history, click counts and clicked items (in row order). */
+function appendLog(state: ScenarioState, log: FeedbackTrainingLog): void {
+  state.logs.push(log);
+  for (let r = 0; r < log.items.length; r++) {
+    if (log.clicked[r] > 0) {
+      state.clickCounts[log.items[r]]++;
+      state.clickedItems.push(log.items[r]);
+    }
   }
-  return sum / users.length;
-}
-
-/** The rows as the estimators' aligned batch (slate ids keyed as the readers key them). */
-function alignedOf(rows: ExplorationSlateRows): { log: LogBatch; policies: PolicyBatch[] } {
-  const n = rows.rows;
-  const clusterKey = new Uint32Array(n);
-  for (let i = 0; i < n; i++) clusterKey[i] = clusterKeyOfInteger(rows.slateId[i]);
-  const log: LogBatch = {
-    source: '<feedback loop>',
-    rowOffset: 0,
-    n,
-    action: rows.action,
-    reward: rows.reward,
-    propensity: rows.propensity,
-    position: rows.position,
-    clusterKey,
-    propensityItemPosition: rows.propensityItemPosition,
-    propensityCascade: rows.propensityCascade,
-    propensityItemPositions: { width: rows.L, values: rows.propensityItemPositions },
-  };
-  const policies: PolicyBatch[] = rows.targets.map((t) => ({
-    n,
-    targetPropensity: t.targetPropensity,
-    targetPropensityItemPosition: t.targetPropensityItemPosition,
-    targetPropensityCascade: t.targetPropensityCascade,
-    targetPropensityItemPositions: { width: rows.L, values: t.targetPropensityItemPositions },
-  }));
-  return { log, policies };
-}
-
-/**
- * Slate-level self-normalized IPS of the target: sum_s w_s R_s / sum_s w_s with the joint slate
- * weights w_s = pi(slate) / mu(slate) and R_s the slate's clicks (slate-ips normalized by its weights
- * instead of the slate count); se by the delta method, sqrt(sum_s w_s^2 (R_s - V)^2) / sum_s w_s.
- * NaN when no logged slate has target probability > 0.
- */
-export function slateSnips(rows: ExplorationSlateRows, target = 0): { value: number; se: number } {
-  const { slates, L } = rows;
-  const t = rows.targets[target];
-  const w = new Float64Array(slates);
-  const R = new Float64Array(slates);
-  let sw = 0;
-  let swr = 0;
-  for (let s = 0; s < slates; s++) {
-    const r0 = s * L;
-    w[s] = t.targetPropensity[r0] / rows.propensity[r0];
-    let r = 0;
-    for (let k = 0; k < L; k++) r += rows.reward[r0 + k];
-    R[s] = r;
-    sw += w[s];
-    swr += w[s] * r;
-  }
-  if (!(sw > 0)) return { value: NaN, se: NaN };
-  const v = swr / sw;
-  let ss = 0;
-  for (let s = 0; s < slates; s++) ss += w[s] * w[s] * (R[s] - v) * (R[s] - v);
-  return { value: v, se: Math.sqrt(ss) / sw };
-}
-
-/** Slate-contract rows of one round's n slates (slate ids round n + j), the next policy as the target. */
-function slateRows(
-  builder: SlateRowBuilder,
-  n: number,
-  round: number,
-  slates: Int32Array,
-  clicks: Float64Array,
-  scores: Float64Array,
-  nextScores: Float64Array,
-  marginalRng: RandomStream,
-): ExplorationSlateRows {
-  const { L, n: I } = builder;
-  const rows = builder.newRows(n, { actionDist: false });
-  for (let j = 0; j < n; j++) {
-    builder.write(
-      rows,
-      j,
-      round * n + j,
-      slates.subarray(j * L, (j + 1) * L),
-      clicks.subarray(j * L, (j + 1) * L),
-      scores.subarray(j * I, (j + 1) * I),
-      [nextScores.subarray(j * I, (j + 1) * I)],
-      marginalRng,
-    );
-  }
-  return rows;
 }
 
 /**
  * Runs every scenario for `rounds` rounds on one shared world. Round-major: round r of every
- * scenario before round r + 1 (so a caller writing files per round can stop and resume at a round).
- * Models are disposed at the end.
+ * scenario before round r + 1, and `onCheckpoint` after each round, so a caller can stop and resume
+ * at a round boundary (`resume`). Arrivals are processed in chunks of `chunkUsers` (default: as many
+ * as LOOP_CHUNK_FLOATS scores hold); every random stream is consumed in arrival order, so the results
+ * do not depend on the chunk size. Models are disposed at the end.
  */
 export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig = {}, opts: FeedbackLoopOptions = {}): Promise<FeedbackLoopResult> {
   const worldConfig = resolveFeedbackWorldConfig({ ...FEEDBACK_LOOP_WORLD_DEFAULTS, ...config.world, ...(config.slateSize !== undefined ? { slateSize: config.slateSize } : {}) });
@@ -392,7 +351,7 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
   const estimatorSpec = config.estimators ?? 'slate-ips,iips,rips';
   const estimators = parseEstimatorList(estimatorSpec);
   const estimatorLabels = estimators.map((e) => e.label);
-  if (estimatorLabels.includes('snips')) throw new RangeError("'snips' is added on its own (slate-level self-normalized IPS); leave it out of estimators");
+  for (const own of ['snips', 'dr']) if (estimatorLabels.includes(own)) throw new RangeError(`'${own}' is added on its own (slate-level, see feedback-ope.ts); leave it out of estimators`);
   const pairs = config.homogenizationPairs ?? 2000;
   const headShare = config.headShare ?? 0.2;
   const opeOn = config.opeOn ?? 'log';
@@ -404,6 +363,8 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
   if (rounds * n > 2 ** 31 - 1) throw new RangeError('rounds x usersPerRound must fit slate ids in int32');
   // The holdout log's click uniforms are keyed by arrival indices n..2n-1 (feedback-world.ts clickUniform).
   if (opeOn === 'holdout' && 2 * n * L > 2 ** 32) throw new RangeError('opeOn holdout needs 2 x usersPerRound x slateSize <= 2^32');
+  const chunk = opts.chunkUsers ?? Math.max(1, Math.floor(LOOP_CHUNK_FLOATS / I));
+  if (!(Number.isInteger(chunk) && chunk >= 1)) throw new RangeError(`chunkUsers must be a positive integer, got ${chunk}`);
 
   const logger: ExplorationPolicy =
     logging === 'uniform' ? makeExploration({ kind: 'epsilon-greedy', epsilon: 1, name: 'uniform' }, I, L) : makeExploration({ kind: 'top-k', name: 'most-popular' }, I, L);
@@ -416,16 +377,29 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
     logs: [],
     clickCounts: new Float64Array(I),
     clickedItems: [],
-    lastLoss: NaN,
-    timing: { train: 0, serve: 0, ope: 0 },
+    timing: { serve: 0, train: 0, metrics: 0, ope: 0, log: 0 },
   }));
 
   const metrics: FeedbackRoundMetrics[] = [];
-  const slates = new Int32Array(n * L);
-  const clicks = new Float64Array(n * L);
+  let firstRound = 0;
   try {
-    for (let round = 0; round < rounds; round++) {
-      if (round > 0) world = driftUsers(world, round - 1);
+    if (opts.resume !== undefined) {
+      const cp = opts.resume.checkpoint;
+      if (!(Number.isInteger(cp.rounds) && cp.rounds >= 1 && cp.rounds <= rounds)) throw new RangeError(`the checkpoint has ${cp.rounds} rounds; this run asks for ${rounds}`);
+      for (const state of states) {
+        const model = cp.models[state.spec.name];
+        if (model === undefined) throw new RangeError(`the checkpoint has no model of scenario '${state.spec.name}'`);
+        state.model.restore(model);
+        for (let r = 0; r < cp.rounds; r++) appendLog(state, await opts.resume.history(state.spec.name, r));
+      }
+      metrics.push(...cp.metrics);
+      if (metrics.length !== cp.rounds * states.length) throw new RangeError(`the checkpoint has ${metrics.length} metric rows for ${cp.rounds} rounds of ${states.length} scenarios`);
+      // The world of the next round: drift is pure in (world, round).
+      for (let r = 1; r <= cp.rounds; r++) world = driftUsers(world, r - 1);
+      firstRound = cp.rounds;
+    }
+    for (let round = firstRound; round < rounds; round++) {
+      if (round > firstRound) world = driftUsers(world, round - 1);
       const users = arrivals(world, round);
       // Oracle values: the same for every scenario.
       const rhoScratch = new Float64Array(I);
@@ -435,114 +409,177 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
       const utilityOracle = oracleSum / n;
 
       for (const state of states) {
-        let t0 = performance.now();
-        // 1. Served policy and its scores.
-        const served = round === 0 ? logger : state.policy;
-        let scores: Float64Array;
-        if (round === 0) {
-          scores = new Float64Array(n * I);
-          for (let j = 0; j < n; j++) scores.set(loggerItemScores, j * I);
-        } else {
-          scores = servingScores(state, users, I);
-        }
-        // 2. Slates (sampling stream keyed by the round only) and clicks.
-        const serveRng = blockStream(seed, 'feedback-loop-serve', round);
-        let roundClicks = 0;
-        for (let j = 0; j < n; j++) {
-          served.sample(scores.subarray(j * I, (j + 1) * I), serveRng, slates, j * L);
-          roundClicks += clicksInto(world, round, j, users[j], slates, j * L, clicks, j * L);
-        }
-        const log: RoundLog = { users: new Int32Array(n * L), items: slates.slice(), clicked: Float32Array.from(clicks), positions: new Int32Array(n * L) };
-        for (let j = 0; j < n; j++)
-          for (let k = 0; k < L; k++) {
-            log.users[j * L + k] = users[j];
-            log.positions[j * L + k] = k;
-            if (clicks[j * L + k] > 0) {
-              state.clickCounts[slates[j * L + k]]++;
-              state.clickedItems.push(slates[j * L + k]);
-            }
-          }
-        state.logs.push(log);
-
-        // 3. Metrics of the served round.
-        const utilityTrue = meanPolicyValue(world, served, users, scores, round, 'feedback-loop-value');
-        const exposure = countItems(slates, I);
-        const arp = averageRecommendationPopularity(slates, state.clickCounts);
-        const profileArp = state.clickedItems.length === 0 ? NaN : averageRecommendationPopularity(Int32Array.from(state.clickedItems), state.clickCounts);
-        const base = {
-          scenario: state.spec.name,
-          round,
-          ctr_true: utilityTrue / L,
-          ctr_oracle: utilityOracle / L,
-          utility_true: utilityTrue,
-          utility_oracle: utilityOracle,
-          regret: regret(utilityOracle, utilityTrue),
-          clicks: roundClicks,
-          coverage_at_k: catalogCoverage(exposure),
-          gini: giniIndex(exposure),
-          entropy: shannonEntropy(exposure),
-          arp,
-          long_tail_share: longTailShare(slates, state.clickCounts, headShare),
-          popularity_lift: popularityLift(arp, profileArp),
-          homogenization: homogenization(slates, L, pairs, blockStream(seed, 'feedback-loop-homogenization', round)),
-        };
-        let t1 = performance.now();
-        state.timing.serve += t1 - t0;
-
-        // 4. Retrain on the window, warm-started.
-        const data = concatLogs(windowLogs(state));
-        const result = await state.model.train(data, { round });
-        state.lastLoss = result.losses.length > 0 ? result.losses[result.losses.length - 1] : NaN;
-        t0 = performance.now();
-        state.timing.train += t0 - t1;
-
-        // 5. The next policy: its true value on this round and its OPE estimates from this round's log.
-        const nextScores = servingScores(state, users, I);
-        const valueNextTrue = meanPolicyValue(world, state.policy, users, nextScores, round, 'feedback-loop-next-value');
-        const builder = new SlateRowBuilder(served, [state.policy]);
-        const rows = slateRows(builder, n, round, slates, clicks, scores, nextScores, blockStream(seed, 'feedback-loop-rows', round));
-        let opeRows = rows;
-        if (opeOn === 'holdout') {
-          // A second, independent log of the same policy on the same arrivals: fresh slates and
-          // click uniforms (arrival indices n..2n-1 of the round), which the model never saw.
-          const holdRng = blockStream(seed, 'feedback-loop-holdout', round);
-          const hSlates = new Int32Array(n * L);
-          const hClicks = new Float64Array(n * L);
-          for (let j = 0; j < n; j++) {
-            served.sample(scores.subarray(j * I, (j + 1) * I), holdRng, hSlates, j * L);
-            clicksInto(world, round, n + j, users[j], hSlates, j * L, hClicks, j * L);
-          }
-          opeRows = slateRows(builder, n, round, hSlates, hClicks, scores, nextScores, blockStream(seed, 'feedback-loop-holdout-rows', round));
-        }
-        const evaluation = await evaluateStream([alignedOf(opeRows)], { estimators, policyNames: [NEXT], replicates: 0, rewardRange: [0, 1] });
-        const estimates: Record<string, number> = {};
-        const sn = slateSnips(opeRows);
-        estimates.value_next_snips = sn.value;
-        estimates.value_next_snips_se = sn.se;
-        for (const e of evaluation.estimates) {
-          estimates[`value_next_${e.label}`] = e.value;
-          estimates[`value_next_${e.label}_se`] = e.se;
-        }
-        t1 = performance.now();
-        state.timing.ope += t1 - t0;
-
-        const diag = evaluation.policies[0];
-        const m: FeedbackRoundMetrics = {
-          ...base,
-          train_loss: state.lastLoss,
-          ope_mean_slate_weight: diag.meanWeight,
-          ope_slate_ess_share: diag.slate?.essShare ?? NaN,
-          value_next_true: valueNextTrue,
-          ...estimates,
-        };
+        const m = await runScenarioRound(state, round, users, utilityOracle);
         metrics.push(m);
-        await opts.onRound?.({ scenario: state.spec.name, round, users: users.slice(), rows }, m);
       }
+      await opts.onCheckpoint?.({
+        rounds: round + 1,
+        metrics: metrics.slice(),
+        models: Object.fromEntries(states.map((s) => [s.spec.name, s.model.state()])),
+      });
     }
   } finally {
     for (const s of states) s.model.dispose();
   }
   const timings: FeedbackLoopResult['timings'] = {};
   for (const s of states) timings[s.spec.name] = { ...s.timing };
-  return { config: { world: worldConfig, rounds, logging, opeOn, scenarios: specs, estimators: ['snips', ...estimatorLabels] }, metrics, timings };
+  return { config: { world: worldConfig, rounds, logging, opeOn, scenarios: specs, estimators: ['snips', 'dr', ...estimatorLabels] }, metrics, timings };
+
+  /** Serves, logs, measures and retrains one scenario for one round; returns its metrics row. */
+  async function runScenarioRound(state: ScenarioState, round: number, users: Int32Array, utilityOracle: number): Promise<FeedbackRoundMetrics> {
+    const served = round === 0 ? logger : state.policy;
+    const builder = new SlateRowBuilder(served, [state.policy]);
+    const rows = builder.newRows(n, { actionDist: false });
+    const holdout = opeOn === 'holdout' ? builder.newRows(n, { actionDist: false }) : null;
+    const slates = new Int32Array(n * L);
+    const clicks = new Float64Array(n * L);
+    const hSlates = new Int32Array(n * L);
+    const hClicks = new Float64Array(n * L);
+    // One stream per purpose, keyed by (seed, round) only and consumed in arrival order.
+    const serveRng = blockStream(seed, 'feedback-loop-serve', round);
+    const valueRng = blockStream(seed, 'feedback-loop-value', round);
+    const rowsRng = blockStream(seed, 'feedback-loop-rows', round);
+    const holdRng = blockStream(seed, 'feedback-loop-holdout', round);
+    const holdRowsRng = blockStream(seed, 'feedback-loop-holdout-rows', round);
+    const marginals = new Float64Array(L * I);
+    const rho = new Float64Array(I);
+    let roundClicks = 0;
+    let utilitySum = 0;
+
+    // Pass 1, the served policy: slates, clicks, its true value, the logger half of the rows (and of
+    // the holdout log: a second, independent log of the same policy on the same arrivals, with fresh
+    // slates and click uniforms at arrival indices n..2n-1, which the model never sees).
+    const adjServed = round === 0 ? null : popularityAdjustment(state, I);
+    for (let from = 0; from < n; from += chunk) {
+      const to = Math.min(n, from + chunk);
+      let t0 = performance.now();
+      const part = users.subarray(from, to);
+      const scores = round === 0 ? null : servingScores(state, part, I, adjServed);
+      const scoresOf = (j: number): Float64Array => (scores === null ? loggerItemScores : scores.subarray((j - from) * I, (j - from + 1) * I));
+      for (let j = from; j < to; j++) {
+        served.sample(scoresOf(j), serveRng, slates, j * L);
+        roundClicks += clicksInto(world, round, j, users[j], slates, j * L, clicks, j * L);
+      }
+      let t1 = performance.now();
+      state.timing.serve += t1 - t0;
+      for (let j = from; j < to; j++) {
+        served.marginalsInto(scoresOf(j), marginals, valueRng);
+        utilitySum += policyValueFromMarginals(world, users[j], marginals, rho);
+      }
+      t0 = performance.now();
+      state.timing.metrics += t0 - t1;
+      for (let j = from; j < to; j++) {
+        builder.writeLogger(rows, j, round * n + j, slates.subarray(j * L, (j + 1) * L), clicks.subarray(j * L, (j + 1) * L), scoresOf(j), rowsRng);
+      }
+      t1 = performance.now();
+      state.timing.log += t1 - t0;
+      if (holdout !== null) {
+        for (let j = from; j < to; j++) {
+          served.sample(scoresOf(j), holdRng, hSlates, j * L);
+          clicksInto(world, round, n + j, users[j], hSlates, j * L, hClicks, j * L);
+          builder.writeLogger(holdout, j, round * n + j, hSlates.subarray(j * L, (j + 1) * L), hClicks.subarray(j * L, (j + 1) * L), scoresOf(j), holdRowsRng);
+        }
+        state.timing.ope += performance.now() - t1;
+      }
+    }
+
+    // Metrics of the served round.
+    let t0 = performance.now();
+    const log: FeedbackTrainingLog = { users: new Int32Array(n * L), items: slates, clicked: Float32Array.from(clicks), positions: new Int32Array(n * L) };
+    for (let j = 0; j < n; j++)
+      for (let k = 0; k < L; k++) {
+        log.users[j * L + k] = users[j];
+        log.positions[j * L + k] = k;
+      }
+    appendLog(state, log);
+    const utilityTrue = utilitySum / n;
+    const exposure = countItems(slates, I);
+    const arp = averageRecommendationPopularity(slates, state.clickCounts);
+    const profileArp = state.clickedItems.length === 0 ? NaN : averageRecommendationPopularity(Int32Array.from(state.clickedItems), state.clickCounts);
+    const base = {
+      scenario: state.spec.name,
+      round,
+      ctr_true: utilityTrue / L,
+      ctr_oracle: utilityOracle / L,
+      utility_true: utilityTrue,
+      utility_oracle: utilityOracle,
+      regret: regret(utilityOracle, utilityTrue),
+      clicks: roundClicks,
+      coverage_at_k: catalogCoverage(exposure),
+      gini: giniIndex(exposure),
+      entropy: shannonEntropy(exposure),
+      arp,
+      long_tail_share: longTailShare(slates, state.clickCounts, headShare),
+      popularity_lift: popularityLift(arp, profileArp),
+      homogenization: homogenization(slates, L, pairs, blockStream(seed, 'feedback-loop-homogenization', round)),
+    };
+    let t1 = performance.now();
+    state.timing.metrics += t1 - t0;
+
+    // Retrain on the window, warm-started.
+    const trained = await state.model.train(concatLogs(windowLogs(state)), { round });
+    const trainLoss = trained.losses.length > 0 ? trained.losses[trained.losses.length - 1] : NaN;
+    t0 = performance.now();
+    state.timing.train += t0 - t1;
+
+    // Pass 2, the next policy: its true value on this round's arrivals and world, the reward model's
+    // value for the DR estimate, and the target half of the rows.
+    const q = fitPositionItemModel(windowLogs(state), L, I);
+    const direct = new Float64Array(n);
+    const nextValueRng = blockStream(seed, 'feedback-loop-next-value', round);
+    const nextRowsRng = blockStream(seed, 'feedback-loop-next-rows', round);
+    const nextHoldRowsRng = blockStream(seed, 'feedback-loop-next-holdout-rows', round);
+    const adjNext = popularityAdjustment(state, I);
+    let valueNextSum = 0;
+    for (let from = 0; from < n; from += chunk) {
+      const to = Math.min(n, from + chunk);
+      t0 = performance.now();
+      const nextScores = servingScores(state, users.subarray(from, to), I, adjNext);
+      for (let j = from; j < to; j++) {
+        state.policy.marginalsInto(nextScores.subarray((j - from) * I, (j - from + 1) * I), marginals, nextValueRng);
+        valueNextSum += policyValueFromMarginals(world, users[j], marginals, rho);
+        direct[j] = directValue(marginals, q);
+      }
+      t1 = performance.now();
+      state.timing.metrics += t1 - t0;
+      for (let j = from; j < to; j++) builder.writeTarget(rows, j, 0, slates.subarray(j * L, (j + 1) * L), nextScores.subarray((j - from) * I, (j - from + 1) * I), nextRowsRng);
+      t0 = performance.now();
+      state.timing.log += t0 - t1;
+      if (holdout !== null) {
+        for (let j = from; j < to; j++) builder.writeTarget(holdout, j, 0, hSlates.subarray(j * L, (j + 1) * L), nextScores.subarray((j - from) * I, (j - from + 1) * I), nextHoldRowsRng);
+        state.timing.ope += performance.now() - t0;
+      }
+    }
+
+    // OPE of the next policy on this round's log (or the holdout).
+    t0 = performance.now();
+    const opeRows = holdout ?? rows;
+    const evaluation = await evaluateStream([alignedOf(opeRows)], { estimators, policyNames: [NEXT], replicates: 0, rewardRange: [0, 1] });
+    const estimates: Record<string, number> = {};
+    const sn = slateSnips(opeRows);
+    estimates.value_next_snips = sn.value;
+    estimates.value_next_snips_se = sn.se;
+    const dr = slateDoublyRobust(opeRows, q, I, direct);
+    estimates.value_next_dr = dr.value;
+    estimates.value_next_dr_se = dr.se;
+    for (const e of evaluation.estimates) {
+      estimates[`value_next_${e.label}`] = e.value;
+      estimates[`value_next_${e.label}_se`] = e.se;
+    }
+    t1 = performance.now();
+    state.timing.ope += t1 - t0;
+
+    const diag = evaluation.policies[0];
+    const m: FeedbackRoundMetrics = {
+      ...base,
+      train_loss: trainLoss,
+      ope_mean_slate_weight: diag.meanWeight,
+      ope_slate_ess_share: diag.slate?.essShare ?? NaN,
+      value_next_true: valueNextSum / n,
+      ...estimates,
+    };
+    await opts.onRound?.({ scenario: state.spec.name, round, users: users.slice(), rows }, m);
+    state.timing.log += performance.now() - t1;
+    return m;
+  }
 }

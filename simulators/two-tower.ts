@@ -1,6 +1,7 @@
 import { shuffleInPlace } from '../src/stats/shuffle.js';
-import type { AdamOptimizer, Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
+import { Adam, type AdamState } from './adam.js';
 import type { TfModule, TfRuntime } from '../src/tf/backend.js';
 import { RandomStream } from './random-streams.js';
 
@@ -56,7 +57,9 @@ import { RandomStream } from './random-streams.js';
  * Parameters start from our own seeded stream (a seed fixes them on every backend); Adam's state
  * lives with the model, so a warm start (`train` again on new data) continues both the parameters
  * and the optimizer. Each round shuffles its examples with a stream keyed by (seed, round). Same
- * seed, same data, same backend: bit-identical parameters.
+ * seed, same data, same backend: bit-identical parameters. `state()` / `restore()` checkpoint the
+ * parameters, Adam's moments and step count (adam.ts: our own Adam, because tf.train.adam does not
+ * restore bit for bit), so a restored model trains on exactly as the saved one would have.
  */
 
 export type TwoTowerLoss = 'sampled-softmax' | 'pointwise';
@@ -164,6 +167,13 @@ export interface TrainResult {
   readonly round: number;
 }
 
+/** A checkpoint of a model (TwoTowerModel.state / restore). */
+export interface TwoTowerState {
+  readonly rounds: number;
+  readonly parameters: readonly Float32Array[];
+  readonly adam: AdamState;
+}
+
 interface Param {
   readonly name: string;
   readonly v: Variable;
@@ -213,7 +223,7 @@ export class TwoTowerModel {
   private readonly itemBiasV: Variable | null;
   private readonly globalBias: Variable | null;
   private readonly positionBias: Variable | null;
-  private readonly optimizer: AdamOptimizer;
+  private readonly optimizer: Adam;
   private disposed = false;
 
   constructor(rt: TfRuntime, cfg: TwoTowerConfig) {
@@ -261,7 +271,11 @@ export class TwoTowerModel {
     this.globalBias = c.loss === 'pointwise' ? add('global.bias', [1], 'zeros', false) : null;
     this.positionBias = c.loss === 'pointwise' && c.positions > 0 ? add('position.bias', [c.positions, 1], 'zeros', false) : null;
     this.params = params;
-    this.optimizer = tf.train.adam(c.learningRate);
+    this.optimizer = new Adam(
+      tf,
+      params.map((p) => p.v),
+      { learningRate: c.learningRate },
+    );
   }
 
   get tf(): TfModule {
@@ -272,6 +286,28 @@ export class TwoTowerModel {
   parameters(): { name: string; shape: number[]; values: Float32Array }[] {
     this.check();
     return this.params.map((p) => ({ name: p.name, shape: p.v.shape.slice(), values: (p.v.dataSync() as Float32Array).slice() }));
+  }
+
+  /** Everything training continues from: the parameters (in `parameters()` order), Adam's state and the rounds trained. */
+  state(): TwoTowerState {
+    this.check();
+    return { rounds: this.rounds, parameters: this.params.map((p) => (p.v.dataSync() as Float32Array).slice()), adam: this.optimizer.state() };
+  }
+
+  /** Continues from a saved state of a model with the same config: the next `train` is bit-identical to the saved model's. */
+  restore(state: TwoTowerState): void {
+    this.check();
+    if (state.parameters.length !== this.params.length) throw new RangeError(`two-tower: state has ${state.parameters.length} parameters, the model ${this.params.length}`);
+    this.params.forEach((p, i) => {
+      if (state.parameters[i].length !== p.v.size) throw new RangeError(`two-tower: parameter '${p.name}' has ${p.v.size} values, the state ${state.parameters[i].length}`);
+    });
+    this.optimizer.restore(state.adam);
+    this.params.forEach((p, i) => {
+      const t = this.tf.tensor(state.parameters[i], p.v.shape, 'float32');
+      p.v.assign(t);
+      t.dispose();
+    });
+    this.rounds = state.rounds;
   }
 
   /** Warm start: keep training these parameters (and Adam's state) on new data. */
@@ -292,18 +328,13 @@ export class TwoTowerModel {
     if (this.disposed) throw new Error('two-tower model used after dispose()');
   }
 
-  /** @internal the variables the configured loss trains. */
-  trainable(): Variable[] {
-    return this.params.map((p) => p.v);
-  }
-
   /** @internal */
   penaltyWeights(): Variable[] {
     return this.params.filter((p) => p.dense).map((p) => p.v);
   }
 
   /** @internal */
-  adam(): AdamOptimizer {
+  adam(): Adam {
     return this.optimizer;
   }
 
@@ -622,7 +653,6 @@ export async function train(model: TwoTowerModel, data: TwoTowerData, opts: Trai
   const order = new Int32Array(n);
   for (let j = 0; j < n; j++) order[j] = j;
   const bounds = batchBounds(n, c.batchSize);
-  const vars = model.trainable();
   const optimizer = model.adam();
   for (let epoch = 0; epoch < epochs; epoch++) {
     shuffleInPlace(order, rng);
@@ -631,16 +661,12 @@ export async function train(model: TwoTowerModel, data: TwoTowerData, opts: Trai
       const b = makeBatch(model, data, prep, order, bounds[k], bounds[k + 1]);
       let kept: Scalar | null = null;
       try {
-        optimizer.minimize(
-          () => {
-            const { data: l, penalty } = batchLoss(model, b, true);
-            kept = tf.keep(l);
-            // minimize disposes what it is given: never the kept tensor itself.
-            return penalty !== null ? tf.add(l, penalty) : tf.clone(l);
-          },
-          false,
-          vars,
-        );
+        optimizer.minimize(() => {
+          const { data: l, penalty } = batchLoss(model, b, true);
+          kept = tf.keep(l);
+          // The step disposes the loss it is given: never the kept tensor itself.
+          return penalty !== null ? tf.add(l, penalty) : tf.clone(l);
+        });
         total += ((kept as Scalar | null)?.dataSync()[0] ?? NaN) * b.size;
       } finally {
         (kept as Scalar | null)?.dispose();

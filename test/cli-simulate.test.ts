@@ -1,8 +1,10 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/run-cli.js';
+import { BIN, runCli } from './helpers/run-cli.js';
 
 /**
  * `ope simulate` as a user types it (issue 6, item 5): a tiny world through --config writes
@@ -32,6 +34,8 @@ const METRIC_COLUMNS = [
   'value_next_true',
   'value_next_snips',
   'value_next_snips_se',
+  'value_next_dr',
+  'value_next_dr_se',
   'value_next_slate-ips',
   'value_next_slate-ips_se',
   'value_next_iips',
@@ -109,4 +113,48 @@ describe('ope simulate', () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toContain("unknown key 'colour'");
   });
+
+  it("--resume after a kill (SIGKILL, mid-round): the outputs equal an uninterrupted run's, byte for byte", async () => {
+    const args = (out: string) => ['simulate', '--out', join(dir, out), '--config', configPath, '--scenario', 'topk,softmax,topk-window', '--rounds', '6', '--seed', '5'];
+    const straight = runCli(args('straight'));
+    expect(straight.code, straight.stderr).toBe(0);
+    // Kill the second run as soon as its first round is committed.
+    const child = spawn(process.execPath, [BIN, ...args('killed')], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const state = join(dir, 'killed', 'checkpoint', 'state.json');
+    while (!existsSync(state) && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    await exited;
+    const resumed = runCli([...args('killed'), '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await treeBytes(join(dir, 'killed'))).toEqual(await treeBytes(join(dir, 'straight')));
+    // Resuming a finished run changes nothing; extending it runs only the new rounds.
+    const again = runCli([...args('killed'), '--resume']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await treeBytes(join(dir, 'killed'))).toEqual(await treeBytes(join(dir, 'straight')));
+  });
+
+  it('--resume refuses what it cannot continue: no run, other settings, fewer rounds', async () => {
+    const none = simulate('never-ran', ['--resume']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no config.json');
+    expect(simulate('f', ['--rounds', '2']).code).toBe(0);
+    const other = simulate('f', ['--seed', '8', '--resume']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/'world' differs/);
+    const fewer = simulate('f', ['--rounds', '1', '--resume']);
+    expect(fewer.code).toBe(2);
+    expect(fewer.stderr).toContain('already holds 2 rounds');
+  });
 });
+
+/** Every file under root (relative path -> bytes as base64), sorted. */
+async function treeBytes(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    out[path.slice(root.length + 1)] = (await readFile(path)).toString('base64');
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

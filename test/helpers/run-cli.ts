@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../bin/ope.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/ope.js', import.meta.url));
 
 /** Runs the compiled CLI (`npm test` builds dist/ first) as a user would, without a TTY. */
 export function runCli(args: readonly string[]): { code: number; stdout: string; stderr: string } {

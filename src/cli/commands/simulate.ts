@@ -1,8 +1,9 @@
 import { slateLoggerSchema, slateTargetSchema } from '../../../simulators/write-slate-synth.js';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveFeedbackWorldConfig, type FeedbackWorldConfig } from '../../../simulators/feedback-config.js';
+import { checkpointDir, readCheckpoint, readHistory, writeCheckpoint, writeHistory } from '../../../simulators/feedback-checkpoint.js';
 import {
   FEEDBACK_LOOP_WORLD_DEFAULTS,
   resolveScenario,
@@ -12,21 +13,28 @@ import {
   type FeedbackRoundMetrics,
   type FeedbackRoundRows,
   type ScenarioPreset,
+  trainingLogOf,
+  type FeedbackLoopCheckpoint,
+  type FeedbackLoopTiming,
 } from '../../../simulators/feedback-loop.js';
 import { createOutputDir } from '../../../simulators/synth-output.js';
 import { UsageError } from '../../data/errors.js';
 import { writeFileAtomic, writeTable, type OutBatch, type OutColumnSpec } from '../../data/write-log.js';
 import { loadTf, parseBackendChoice, BACKEND_CHOICES } from '../../tf/backend.js';
+import { simulateReportHtml } from '../../report/simulate-report.js';
 import { TOOL_VERSION } from '../../version.js';
 import { parseIntOption } from '../parse.js';
 import { progressBar } from '../progress.js';
 
 /**
- * `ope simulate` (issue 6, item 5), first version: runs the feedback loop of
- * simulators/feedback-loop.ts and writes DIR/config.json (the resolved config), one slate-contract
- * log per (scenario, round) under DIR/logs/<scenario>/ (logger = the served policy, target = the next
- * round's policy) and DIR/metrics.csv (one row per (scenario, round), the loop's metric columns).
- * Not yet: report.html and --resume.
+ * `ope simulate` (issue 6, item 5): runs the feedback loop of simulators/feedback-loop.ts and writes
+ * DIR/config.json (the resolved config), one slate-contract log per (scenario, round) under
+ * DIR/logs/<scenario>/ (logger = the served policy, target = the next round's policy),
+ * DIR/metrics.csv (one row per (scenario, round), the loop's metric columns; rewritten after every
+ * round), DIR/report.html (self-contained: a plot per metric over rounds, one line per scenario;
+ * src/report/simulate-report.ts) and DIR/checkpoint/ (simulators/feedback-checkpoint.ts), from which `--resume` continues
+ * an interrupted run at its last completed round: the same command, the same outputs byte for byte
+ * (or a longer run with a larger --rounds).
  */
 
 const SIMULATE_FORMATS = ['parquet', 'arrow'] as const;
@@ -41,6 +49,7 @@ interface SimulateFlags {
   tfBackend?: string;
   opeOn?: string;
   json?: boolean;
+  resume?: boolean;
 }
 
 /** The keys --config may set (FeedbackLoopConfig's, JSON-able). */
@@ -203,7 +212,7 @@ function fmt(v: number): string {
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
-    .description('run the multi-round recommender feedback loop and write per-round slate logs, metrics.csv and config.json')
+    .description('run the multi-round recommender feedback loop and write per-round slate logs, metrics.csv, report.html and config.json')
     .requiredOption('--out <dir>', 'output directory')
     .option('--config <file>', 'JSON overriding the defaults (world, rounds, slateSize, scenarios, logging, model, estimators, homogenizationPairs, headShare, opeOn)')
     .option('--scenario <list>', `comma-separated presets: ${SCENARIO_PRESETS.join(', ')} (default topk,softmax)`)
@@ -213,6 +222,7 @@ export function registerSimulate(program: Command): void {
     .option('--tf-backend <name>', `TF.js backend for the two-tower models: ${BACKEND_CHOICES.join(', ')} (default: OPE_TF_BACKEND, else the fastest that loads)`)
     .option('--ope-on <log>', "where the next policy is evaluated: 'holdout' (an independent log of the served policy) or 'log' (the training log; biased upward)")
     .option('--json', 'print one JSON document to stdout instead of the summary line')
+    .option('--resume', "continue the interrupted run in --out from its last completed round (the same command; outputs equal an uninterrupted run's, byte for byte)")
     .action(async (flags: SimulateFlags) => {
       const format = SIMULATE_FORMATS.find((f) => f === flags.format);
       if (format === undefined) throw new UsageError(`--format must be one of ${SIMULATE_FORMATS.join(', ')}, got '${flags.format}'`);
@@ -240,21 +250,42 @@ export function registerSimulate(program: Command): void {
         homogenizationPairs: config.homogenizationPairs ?? 2000,
         headShare: config.headShare ?? 0.2,
       };
+      let checkpoint: FeedbackLoopCheckpoint | null = null;
+      if (flags.resume === true) {
+        checkSameRun(await readPreviousConfig(outDir), resolved);
+        await removeStaleTemporaries(outDir);
+        checkpoint = await readCheckpoint(outDir);
+        if (checkpoint !== null && checkpoint.rounds > rounds)
+          throw new UsageError(`--resume: ${outDir} already holds ${checkpoint.rounds} rounds; --rounds ${rounds} would drop some (give --rounds ${checkpoint.rounds} or more)`);
+      } else {
+        // A fresh run: the checkpoint and round logs of an earlier run in this folder do not belong to it.
+        await rm(checkpointDir(outDir), { recursive: true, force: true });
+        if (await isSimulateOutput(outDir)) await rm(join(outDir, 'logs'), { recursive: true, force: true });
+      }
       await writeFileAtomic(join(outDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
 
       const started = performance.now();
       const logFiles: string[] = [];
+      const done0 = (checkpoint?.rounds ?? 0) * scenarios.length;
       const bar = progressBar('simulate', scenarios.length * rounds, '(scenario, round)s');
+      bar.update(done0);
       let result;
       try {
         result = await runFeedbackLoop(rt, config, {
+          resume: checkpoint === null ? undefined : { checkpoint, history: (scenario, round) => readHistory(outDir, scenario, round) },
           onRound: async (r) => {
             const dir = join(outDir, 'logs', r.scenario);
-            if (r.round === 0) await createOutputDir(dir);
+            await createOutputDir(dir);
             const file = join('logs', r.scenario, `round-${String(r.round).padStart(3, '0')}.${format}`);
             await writeTable(join(outDir, file), roundLogSchema(r.rows.L), [roundLogBatch(r)]);
+            await writeHistory(outDir, r.scenario, r.round, trainingLogOf(r));
             logFiles.push(file);
-            bar.update(logFiles.length);
+            bar.update(done0 + logFiles.length);
+          },
+          onCheckpoint: async (cp) => {
+            const { schema, batch } = metricsBatch(cp.metrics);
+            await writeTable(join(outDir, 'metrics.csv'), schema, [batch]);
+            await writeCheckpoint(outDir, cp);
           },
         });
       } catch (err) {
@@ -264,19 +295,97 @@ export function registerSimulate(program: Command): void {
       } finally {
         bar.stop();
       }
-      const { schema, batch } = metricsBatch(result.metrics);
-      await writeTable(join(outDir, 'metrics.csv'), schema, [batch]);
+      const reportStarted = performance.now();
+      const report = await simulateReportHtml({ config: resolved, backend: rt.description, metrics: result.metrics as unknown as Record<string, string | number>[] });
+      await writeFileAtomic(join(outDir, 'report.html'), report);
+      const timing = { ...totalTiming(Object.values(result.timings)), report: performance.now() - reportStarted };
       const seconds = (performance.now() - started) / 1000;
       if (flags.json === true) {
-        const doc = { tool: 'ope-toolkit', version: TOOL_VERSION, command: 'simulate', out: outDir, backend: rt.description, config: 'config.json', metrics: 'metrics.csv', logs: logFiles, seconds };
+        const doc = {
+          tool: 'ope-toolkit',
+          version: TOOL_VERSION,
+          command: 'simulate',
+          out: outDir,
+          backend: rt.description,
+          config: 'config.json',
+          metrics: 'metrics.csv',
+          report: 'report.html',
+          resumedAt: checkpoint?.rounds ?? null,
+          logs: logFiles,
+          seconds,
+          secondsByStage: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, v / 1000])),
+        };
         process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
         return;
       }
       const last = result.metrics.filter((m) => m.round === rounds - 1);
       const lastLine = last.map((m) => `${m.scenario} ctr ${fmt(m.ctr_true)} (oracle ${fmt(m.ctr_oracle)}), coverage ${fmt(m.coverage_at_k)}`).join('; ');
+      const split = Object.entries(timing)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+        .join(', ');
+      const resumedNote = checkpoint === null ? '' : ` (resumed after round ${checkpoint.rounds - 1})`;
       process.stdout.write(
         `ope simulate: ${scenarios.length} scenarios x ${rounds} rounds (${world.users} users, ${world.items} items, L=${world.slateSize}, seed ${world.seed}, OPE on the ${config.opeOn}) ` +
-          `to ${outDir}: config.json, metrics.csv and ${logFiles.length} round logs, in ${seconds.toFixed(1)} s on ${rt.description}. Last round: ${lastLine}.\n`,
+          `to ${outDir}: config.json, metrics.csv, report.html and ${logFiles.length} round logs${resumedNote}, in ${seconds.toFixed(1)} s on ${rt.description} (${split}). Last round: ${lastLine}.\n`,
       );
     });
+}
+
+/** Sum of the scenarios' stage timings (ms). */
+function totalTiming(timings: readonly FeedbackLoopTiming[]): FeedbackLoopTiming {
+  const total: FeedbackLoopTiming = { serve: 0, log: 0, train: 0, metrics: 0, ope: 0 };
+  for (const t of timings) for (const k of Object.keys(total) as (keyof FeedbackLoopTiming)[]) total[k] += t[k];
+  return total;
+}
+
+/** Whether dir holds a config.json of ope simulate (so its logs/ folder is ours to replace). */
+async function isSimulateOutput(dir: string): Promise<boolean> {
+  try {
+    const doc: unknown = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    return isObject(doc) && doc.tool === 'ope-toolkit' && doc.command === 'simulate';
+  } catch {
+    return false;
+  }
+}
+
+async function readPreviousConfig(outDir: string): Promise<Record<string, unknown>> {
+  const file = join(outDir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UsageError(`--resume: ${outDir} holds no config.json, so no run to resume; run without --resume`);
+  }
+  try {
+    const doc: unknown = JSON.parse(text);
+    if (isObject(doc)) return doc;
+  } catch {
+    // reported below
+  }
+  throw new UsageError(`--resume: ${file} is not a config.json written by ope simulate`);
+}
+
+/**
+ * --resume continues the same run: every resolved setting but the number of rounds must match, and
+ * so must the tool version and the TF.js backend (another backend rounds differently, so the outputs
+ * would not equal an uninterrupted run's).
+ */
+function checkSameRun(previous: Record<string, unknown>, now: Record<string, unknown>): void {
+  if (previous.command !== 'simulate') throw new UsageError('--resume: the config.json in --out was not written by ope simulate');
+  for (const key of new Set([...Object.keys(previous), ...Object.keys(now)])) {
+    if (key === 'rounds') continue;
+    const [a, b] = [JSON.stringify(previous[key]), JSON.stringify(now[key])];
+    if (a !== b) {
+      const hint =
+        key === 'backend' ? ' (pass --tf-backend to load the same one)' : key === 'version' ? ' (finish it with that version)' : ' (give the same options and --config as the interrupted run)';
+      throw new UsageError(`--resume: '${key}' differs from the interrupted run's: ${a ?? 'unset'} then, ${b ?? 'unset'} now${hint}`);
+    }
+  }
+}
+
+/** Temporary files of writes a kill interrupted (write-log.ts writeFileAtomic's `<file>.tmp-<pid>`). */
+async function removeStaleTemporaries(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && /\.tmp-\d+$/.test(entry.name)) await rm(join(entry.parentPath, entry.name), { force: true });
+  }
 }
