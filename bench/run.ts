@@ -5,7 +5,7 @@
  * bench/out/results.json. Data files are generated once into bench/out/data/ and reused.
  *
  *   --quick            smoke sizes: 1e6-row Arrow log for the point case, 1e5 rows (slate-1e6: 1e5 slates) elsewhere
- *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6, reward-model-1e5;
+ *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6, reward-model-1e5, simulate;
  *                      bootstrap-kernel (a diagnostic: the kernel and the worker pool alone) runs only when named
  *   --repeats <n>      measurements per variant (default 3; the median is reported)
  *   --max-busy <c>     before each measurement wait while other processes keep more than c cores
@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { cpuTimes, CASES_DIR, dataPath, othersBusyCores, OUT_DIR, parseArgs, ROOT, round, waitForQuiet, type BenchFormat, type CaseResult } from './lib/common.js';
 import { formatSummary, summarizeProfile } from './prof-summary.js';
 
-const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'reward-model-1e5', 'bootstrap-kernel'] as const;
+const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'reward-model-1e5', 'simulate', 'bootstrap-kernel'] as const;
 /** Diagnostic cases: run only when named with --only. */
 const OPT_IN: readonly string[] = ['bootstrap-kernel'];
 type CaseName = (typeof CASES)[number];
@@ -197,6 +197,25 @@ function jobs(): Job[] {
           target: 60,
         });
       }
+    }
+  }
+  if (wanted('simulate')) {
+    // Issue 6: the default configuration under 60 s, and a 100x larger world to show how the cost grows.
+    const sizes = quick
+      ? [{ users: 200, items: 200, rounds: 3, scenarios: 'topk,softmax', target: undefined }]
+      : [
+          { users: 1000, items: 1000, rounds: 10, scenarios: 'topk,softmax', target: 60 },
+          { users: 100_000, items: 10_000, rounds: 2, scenarios: 'topk', target: undefined },
+        ];
+    for (const z of sizes) {
+      out.push({
+        case: 'simulate',
+        variant: `${z.users}x${z.items} L=10 ${z.rounds} rounds ${z.scenarios}`,
+        rows: z.users * 10 * z.rounds * z.scenarios.split(',').length,
+        script: script('simulate'),
+        args: ['--users', String(z.users), '--items', String(z.items), '--rounds', String(z.rounds), '--scenarios', z.scenarios],
+        target: z.target,
+      });
     }
   }
   if (wanted('point-1e6-formats')) {

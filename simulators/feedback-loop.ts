@@ -37,6 +37,11 @@
  *                        shown a lot is pushed down; beta = 0 is plain top-k); all history.
  * All use the two-tower model's in-batch sampled softmax with the logQ correction by default (the
  * pointwise loss on all history is ~10x slower and grows with the log, two-tower.ts).
+ * Baselines, which learn no model (ScenarioScorer):
+ *   uniform              L distinct items uniformly at random, every round
+ *   most-popular         top-k of the items' clicks in the scenario's own logs (all history): the
+ *                        popularity the logs show, which the baseline's own exposure feeds
+ *   oracle               top-k of the true relevance rho(u, i) of the round: regret 0 by construction
  *
  * Popularity in ARP, long-tail share and popularity lift: phi_i = the clicks of item i in the
  * scenario's logs of rounds 0..r (this round included, so round 0 has a profile too). ARP is the mean
@@ -74,15 +79,25 @@ import { makeExploration, SlateRowBuilder, type ExplorationPolicy, type Explorat
 import { resolveFeedbackWorldConfig, type FeedbackWorldConfig, type ResolvedFeedbackWorldConfig } from './feedback-config.js';
 import { averageRecommendationPopularity, catalogCoverage, countItems, giniIndex, homogenization, longTailShare, popularityLift, regret, shannonEntropy } from './feedback-metrics.js';
 import { alignedOf, directValue, fitPositionItemModel, slateDoublyRobust, slateSnips, type FeedbackTrainingLog } from './feedback-ope.js';
-import { arrivals, clicksInto, driftUsers, makeFeedbackWorld, oracleValue, policyValueFromMarginals } from './feedback-world.js';
+import { arrivals, clicksInto, driftUsers, makeFeedbackWorld, oracleValue, policyValueFromMarginals, relevanceInto, slateValue, type FeedbackWorld } from './feedback-world.js';
 import { blockStream } from './random-streams.js';
 import { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerLoss, type TwoTowerModel, type TwoTowerState } from './two-tower.js';
 
 export type { FeedbackTrainingLog } from './feedback-ope.js';
 
-export type ScenarioPreset = 'topk' | 'epsilon-greedy' | 'softmax' | 'topk-window' | 'popularity-debiased';
+/** The two-tower scenarios of issue 6 (SCENARIO_PRESETS) and the baselines that learn no model (BASELINE_PRESETS). */
+export type ScenarioPreset = 'topk' | 'epsilon-greedy' | 'softmax' | 'topk-window' | 'popularity-debiased' | 'uniform' | 'most-popular' | 'oracle';
 
 export const SCENARIO_PRESETS: readonly ScenarioPreset[] = ['topk', 'epsilon-greedy', 'softmax', 'topk-window', 'popularity-debiased'];
+export const BASELINE_PRESETS: readonly ScenarioPreset[] = ['uniform', 'most-popular', 'oracle'];
+
+/**
+ * What scores the items: the scenario's two-tower model, or a baseline without a model: 'uniform'
+ * (all equal; with epsilon-greedy epsilon = 1, uniform sampling), 'most-popular' (the items' clicks
+ * in the scenario's own training window: popularity as the logs show it, so it feeds back too) or
+ * 'oracle' (the world's true relevance rho(u, i) of the round).
+ */
+export type ScenarioScorer = 'two-tower' | 'uniform' | 'most-popular' | 'oracle';
 
 export interface ScenarioSpec {
   readonly name: string;
@@ -93,14 +108,16 @@ export interface ScenarioSpec {
   readonly loss: TwoTowerLoss;
   /** beta >= 0: serve s_i - beta log p_i (p_i the smoothed click share in the training window); 0: the raw scores. */
   readonly popularityPenalty: number;
+  /** Default 'two-tower'. */
+  readonly scorer?: ScenarioScorer;
 }
 
 export type LoggingPolicy = 'uniform' | 'most-popular';
 
 export interface FeedbackLoopConfig {
   /**
-   * The world (feedback-config.ts). Defaults here are a small world for fast loops: 400 users,
-   * 200 items, dim 16, slates of 5; every other field as FEEDBACK_WORLD_DEFAULTS.
+   * The world (feedback-config.ts); default FEEDBACK_WORLD_DEFAULTS, issue 6's default
+   * configuration: 1,000 users, 1,000 items, dim 32, slates of 10.
    */
   readonly world?: FeedbackWorldConfig;
   /** Rounds, round 0 included (default 10). */
@@ -111,7 +128,7 @@ export interface FeedbackLoopConfig {
   readonly scenarios?: readonly (ScenarioPreset | ScenarioSpec)[];
   /** Round 0's policy, shared by every scenario (default 'uniform'). */
   readonly logging?: LoggingPolicy;
-  /** Two-tower settings (users, items, seed and loss come from the world and the scenario). Default dim 16, epochs 5. */
+  /** Two-tower settings (users, items, seed and loss come from the world and the scenario). Default FEEDBACK_LOOP_MODEL_DEFAULTS: dim 32, epochs 5. */
   readonly model?: Partial<Omit<TwoTowerConfig, 'users' | 'items' | 'seed' | 'loss'>>;
   /** Slate estimators for the next policy's value (default 'slate-ips,iips,rips'); `snips` and `dr` (feedback-ope.ts) are always added. */
   readonly estimators?: string;
@@ -127,6 +144,12 @@ export interface FeedbackLoopConfig {
    * arrivals (fresh slates and click uniforms), on which the unbiased estimators are unbiased.
    */
   readonly opeOn?: 'log' | 'holdout';
+  /**
+   * Also write the next policy's per-position `action_dist` (each slot's distribution over all I items
+   * given the slate's earlier items) into the round's rows (default false: it is rows x I numbers,
+   * 80 MB per round of the default world).
+   */
+  readonly actionDist?: boolean;
 }
 
 /** One (scenario, round): the issue's columns. Values are NaN where undefined (e.g. popularity lift without clicks). */
@@ -235,7 +258,8 @@ export function trainingLogOf(r: FeedbackRoundRows): FeedbackTrainingLog {
   return { users, items: rows.action.slice(), clicked: Float32Array.from(rows.reward), positions: rows.position.slice() };
 }
 
-export const FEEDBACK_LOOP_WORLD_DEFAULTS: Readonly<FeedbackWorldConfig> = { users: 400, items: 200, dim: 16, slateSize: 5 };
+/** The two-tower settings the loop uses unless `model` overrides them (the rest: TWO_TOWER_DEFAULTS). */
+export const FEEDBACK_LOOP_MODEL_DEFAULTS = { dim: 32, epochs: 5 } as const;
 
 export function resolveScenario(s: ScenarioPreset | ScenarioSpec): ScenarioSpec {
   if (typeof s !== 'string') {
@@ -255,14 +279,21 @@ export function resolveScenario(s: ScenarioPreset | ScenarioSpec): ScenarioSpec 
       return { ...base, exploration: { kind: 'top-k' }, window: 3 };
     case 'popularity-debiased':
       return { ...base, exploration: { kind: 'top-k' }, popularityPenalty: 0.5 };
+    case 'uniform':
+      return { ...base, exploration: { kind: 'epsilon-greedy', epsilon: 1 }, scorer: 'uniform' };
+    case 'most-popular':
+      return { ...base, exploration: { kind: 'top-k' }, scorer: 'most-popular' };
+    case 'oracle':
+      return { ...base, exploration: { kind: 'top-k' }, scorer: 'oracle' };
     default:
-      throw new RangeError(`unknown scenario '${String(s)}'; known: ${SCENARIO_PRESETS.join(', ')}`);
+      throw new RangeError(`unknown scenario '${String(s)}'; known: ${[...SCENARIO_PRESETS, ...BASELINE_PRESETS].join(', ')}`);
   }
 }
 
 interface ScenarioState {
   readonly spec: ScenarioSpec;
-  readonly model: TwoTowerModel;
+  /** null for the baselines, which learn nothing. */
+  readonly model: TwoTowerModel | null;
   readonly policy: ExplorationPolicy;
   readonly logs: FeedbackTrainingLog[];
   /** Clicks per item over rounds 0..r (phi). */
@@ -284,8 +315,7 @@ export const LOOP_CHUNK_FLOATS = 1 << 22;
 function popularityAdjustment(state: ScenarioState, I: number): Float64Array | null {
   const beta = state.spec.popularityPenalty;
   if (!(beta > 0)) return null;
-  const c = new Float64Array(I);
-  for (const log of windowLogs(state)) for (let r = 0; r < log.items.length; r++) if (log.clicked[r] > 0) c[log.items[r]]++;
+  const c = windowClickCounts(state, I);
   let total = 0;
   for (let i = 0; i < I; i++) total += c[i];
   const adj = new Float64Array(I);
@@ -293,9 +323,27 @@ function popularityAdjustment(state: ScenarioState, I: number): Float64Array | n
   return adj;
 }
 
-/** Served scores of `users` (users.length x I, Float64): the model's, plus the adjustment. */
-function servingScores(state: ScenarioState, users: Int32Array, I: number, adj: Float64Array | null): Float64Array {
-  const out = Float64Array.from(scoreAll(state.model, users));
+/** Clicks per item in the scenario's training window. */
+function windowClickCounts(state: ScenarioState, I: number): Float64Array {
+  const c = new Float64Array(I);
+  for (const log of windowLogs(state)) for (let r = 0; r < log.items.length; r++) if (log.clicked[r] > 0) c[log.items[r]]++;
+  return c;
+}
+
+/** Served scores of `users` (users.length x I, Float64): the scorer's, plus the adjustment. */
+function servingScores(state: ScenarioState, users: Int32Array, I: number, adj: Float64Array | null, world: FeedbackWorld): Float64Array {
+  let out: Float64Array;
+  const scorer = state.spec.scorer ?? 'two-tower';
+  if (state.model !== null) out = Float64Array.from(scoreAll(state.model, users));
+  else {
+    out = new Float64Array(users.length * I);
+    if (scorer === 'most-popular') {
+      const c = windowClickCounts(state, I);
+      for (let j = 0; j < users.length; j++) out.set(c, j * I);
+    } else if (scorer === 'oracle') {
+      for (let j = 0; j < users.length; j++) relevanceInto(world, users[j], out.subarray(j * I, (j + 1) * I));
+    }
+  }
   if (adj !== null) for (let j = 0; j < users.length; j++) for (let i = 0; i < I; i++) out[j * I + i] += adj[i];
   return out;
 }
@@ -339,7 +387,7 @@ function appendLog(state: ScenarioState, log: FeedbackTrainingLog): void {
  * do not depend on the chunk size. Models are disposed at the end.
  */
 export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig = {}, opts: FeedbackLoopOptions = {}): Promise<FeedbackLoopResult> {
-  const worldConfig = resolveFeedbackWorldConfig({ ...FEEDBACK_LOOP_WORLD_DEFAULTS, ...config.world, ...(config.slateSize !== undefined ? { slateSize: config.slateSize } : {}) });
+  const worldConfig = resolveFeedbackWorldConfig({ ...config.world, ...(config.slateSize !== undefined ? { slateSize: config.slateSize } : {}) });
   const rounds = config.rounds ?? 10;
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new RangeError(`rounds must be a positive integer, got ${rounds}`);
   const logging = config.logging ?? 'uniform';
@@ -372,7 +420,7 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
 
   const states: ScenarioState[] = specs.map((spec) => ({
     spec,
-    model: createTwoTower(rt, { dim: 16, epochs: 5, ...config.model, users: worldConfig.users, items: I, loss: spec.loss, seed }),
+    model: (spec.scorer ?? 'two-tower') === 'two-tower' ? createTwoTower(rt, { ...FEEDBACK_LOOP_MODEL_DEFAULTS, ...config.model, users: worldConfig.users, items: I, loss: spec.loss, seed }) : null,
     policy: makeExploration(spec.exploration, I, L),
     logs: [],
     clickCounts: new Float64Array(I),
@@ -387,9 +435,11 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
       const cp = opts.resume.checkpoint;
       if (!(Number.isInteger(cp.rounds) && cp.rounds >= 1 && cp.rounds <= rounds)) throw new RangeError(`the checkpoint has ${cp.rounds} rounds; this run asks for ${rounds}`);
       for (const state of states) {
-        const model = cp.models[state.spec.name];
-        if (model === undefined) throw new RangeError(`the checkpoint has no model of scenario '${state.spec.name}'`);
-        state.model.restore(model);
+        if (state.model !== null) {
+          const model = cp.models[state.spec.name];
+          if (model === undefined) throw new RangeError(`the checkpoint has no model of scenario '${state.spec.name}'`);
+          state.model.restore(model);
+        }
         for (let r = 0; r < cp.rounds; r++) appendLog(state, await opts.resume.history(state.spec.name, r));
       }
       metrics.push(...cp.metrics);
@@ -415,11 +465,11 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
       await opts.onCheckpoint?.({
         rounds: round + 1,
         metrics: metrics.slice(),
-        models: Object.fromEntries(states.map((s) => [s.spec.name, s.model.state()])),
+        models: Object.fromEntries(states.flatMap((s) => (s.model === null ? [] : [[s.spec.name, s.model.state()]]))),
       });
     }
   } finally {
-    for (const s of states) s.model.dispose();
+    for (const s of states) s.model?.dispose();
   }
   const timings: FeedbackLoopResult['timings'] = {};
   for (const s of states) timings[s.spec.name] = { ...s.timing };
@@ -429,7 +479,7 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
   async function runScenarioRound(state: ScenarioState, round: number, users: Int32Array, utilityOracle: number): Promise<FeedbackRoundMetrics> {
     const served = round === 0 ? logger : state.policy;
     const builder = new SlateRowBuilder(served, [state.policy]);
-    const rows = builder.newRows(n, { actionDist: false });
+    const rows = builder.newRows(n, { actionDist: config.actionDist === true });
     const holdout = opeOn === 'holdout' ? builder.newRows(n, { actionDist: false }) : null;
     const slates = new Int32Array(n * L);
     const clicks = new Float64Array(n * L);
@@ -454,7 +504,7 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
       const to = Math.min(n, from + chunk);
       let t0 = performance.now();
       const part = users.subarray(from, to);
-      const scores = round === 0 ? null : servingScores(state, part, I, adjServed);
+      const scores = round === 0 ? null : servingScores(state, part, I, adjServed, world);
       const scoresOf = (j: number): Float64Array => (scores === null ? loggerItemScores : scores.subarray((j - from) * I, (j - from + 1) * I));
       for (let j = from; j < to; j++) {
         served.sample(scoresOf(j), serveRng, slates, j * L);
@@ -463,6 +513,11 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
       let t1 = performance.now();
       state.timing.serve += t1 - t0;
       for (let j = from; j < to; j++) {
+        if (served.deterministic) {
+          // One-hot marginals: the served slate's value, the same sum without the O(L I) zeros.
+          utilitySum += slateValue(world, users[j], slates, j * L);
+          continue;
+        }
         served.marginalsInto(scoresOf(j), marginals, valueRng);
         utilitySum += policyValueFromMarginals(world, users[j], marginals, rho);
       }
@@ -516,9 +571,9 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
     let t1 = performance.now();
     state.timing.metrics += t1 - t0;
 
-    // Retrain on the window, warm-started.
-    const trained = await state.model.train(concatLogs(windowLogs(state)), { round });
-    const trainLoss = trained.losses.length > 0 ? trained.losses[trained.losses.length - 1] : NaN;
+    // Retrain on the window, warm-started (the baselines have no model).
+    const trained = state.model === null ? null : await state.model.train(concatLogs(windowLogs(state)), { round });
+    const trainLoss = trained !== null && trained.losses.length > 0 ? trained.losses[trained.losses.length - 1] : NaN;
     t0 = performance.now();
     state.timing.train += t0 - t1;
 
@@ -530,13 +585,24 @@ export async function runFeedbackLoop(rt: TfRuntime, config: FeedbackLoopConfig 
     const nextRowsRng = blockStream(seed, 'feedback-loop-next-rows', round);
     const nextHoldRowsRng = blockStream(seed, 'feedback-loop-next-holdout-rows', round);
     const adjNext = popularityAdjustment(state, I);
+    const nextSlate = new Int32Array(L);
     let valueNextSum = 0;
     for (let from = 0; from < n; from += chunk) {
       const to = Math.min(n, from + chunk);
       t0 = performance.now();
-      const nextScores = servingScores(state, users.subarray(from, to), I, adjNext);
+      const nextScores = servingScores(state, users.subarray(from, to), I, adjNext, world);
       for (let j = from; j < to; j++) {
-        state.policy.marginalsInto(nextScores.subarray((j - from) * I, (j - from + 1) * I), marginals, nextValueRng);
+        const scoresJ = nextScores.subarray((j - from) * I, (j - from + 1) * I);
+        if (state.policy.deterministic) {
+          // One-hot marginals (top-k draws no uniforms): the same sums over its slate only.
+          state.policy.sample(scoresJ, nextValueRng, nextSlate, 0);
+          valueNextSum += slateValue(world, users[j], nextSlate, 0);
+          let d = 0;
+          for (let k = 0; k < L; k++) d += q[k * I + nextSlate[k]];
+          direct[j] = d;
+          continue;
+        }
+        state.policy.marginalsInto(scoresJ, marginals, nextValueRng);
         valueNextSum += policyValueFromMarginals(world, users[j], marginals, rho);
         direct[j] = directValue(marginals, q);
       }

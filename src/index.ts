@@ -57,4 +57,36 @@ export { generateSlateLog, type SlateSynthConfig, type SlateSynthBatch } from '.
 export { writeSlateSynth } from '../simulators/write-slate-synth.js';
 export { runCoverageStudy, type CoverageStudy, type CoverageCell } from '../simulators/coverage-study.js';
 
+// The feedback-loop simulator (issue 6): a ground-truth world, a TF.js two-tower recommender
+// retrained on its own logs, exploration wrappers with exact propensities, metrics per round.
+export { loadTf, type TfRuntime, type BackendChoice } from './tf/backend.js';
+export {
+  runFeedbackLoop,
+  resolveScenario,
+  trainingLogOf,
+  SCENARIO_PRESETS,
+  FEEDBACK_LOOP_MODEL_DEFAULTS,
+  type FeedbackLoopConfig,
+  type FeedbackLoopOptions,
+  type FeedbackLoopResult,
+  type FeedbackLoopCheckpoint,
+  type FeedbackLoopTiming,
+  type FeedbackRoundMetrics,
+  type FeedbackRoundRows,
+  type FeedbackTrainingLog,
+  type ScenarioPreset,
+  type ScenarioSpec,
+} from '../simulators/feedback-loop.js';
+export { FEEDBACK_WORLD_DEFAULTS, resolveFeedbackWorldConfig, type FeedbackWorldConfig } from '../simulators/feedback-config.js';
+export { makeFeedbackWorld, arrivals, relevance, examination, oracleValue, policyValueFromMarginals, type FeedbackWorld } from '../simulators/feedback-world.js';
+export { makeExploration, SlateRowBuilder, type ExplorationPolicy, type ExplorationSpec } from '../simulators/exploration.js';
+export { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerModel, type TwoTowerState } from '../simulators/two-tower.js';
+export { readCheckpoint, writeCheckpoint, readHistory, writeHistory } from '../simulators/feedback-checkpoint.js';
+export { runSimulate, type SimulateFlags, type SimulateOutcome } from './cli/commands/simulate.js';
+
+// Reports: self-contained HTML pages with SVG charts (vega-lite, rendered offline).
+export { simulateReportHtml, type SimulateReportInput } from './report/simulate-report.js';
+export { lineChartSvg, seriesFromRows, type LineChartOptions, type LineSeries } from './report/charts.js';
+export { htmlPage, htmlTable, escapeHtml, chartFigure, chartGrid } from './report/html-page.js';
+
 export { TOOL_VERSION } from './version.js';

@@ -3,7 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveFeedbackWorldConfig } from '../simulators/feedback-config.js';
+import { FEEDBACK_LOOP_MODEL_DEFAULTS, SCENARIO_PRESETS } from '../simulators/feedback-loop.js';
+import { TWO_TOWER_DEFAULTS } from '../simulators/two-tower.js';
 import { BIN, runCli } from './helpers/run-cli.js';
 
 /**
@@ -96,11 +100,17 @@ describe('ope simulate', () => {
     expect(await readFile(join(dir, 'b', 'metrics.csv'))).toEqual(await readFile(join(dir, 'a', 'metrics.csv')));
   });
 
-  it('writes Arrow round logs with --format arrow', async () => {
-    const r = runCli(['simulate', '--out', join(dir, 'c'), '--config', configPath, '--scenario', 'epsilon-greedy', '--rounds', '2', '--format', 'arrow']);
+  it('writes Arrow round logs with --format arrow, with the action_dist of the next policy on request', async () => {
+    const r = runCli(['simulate', '--out', join(dir, 'c'), '--config', configPath, '--scenario', 'epsilon-greedy', '--rounds', '2', '--format', 'arrow', '--action-dist']);
     expect(r.code, r.stderr).toBe(0);
     const v = runCli(['validate', '--log', join(dir, 'c', 'logs', 'epsilon-greedy', 'round-001.arrow')]);
     expect(v.code, v.stderr).toBe(0);
+    const table = tableFromIPC(await readFile(join(dir, 'c', 'logs', 'epsilon-greedy', 'round-001.arrow')));
+    const dist = table.getChild('action_dist');
+    // one list of the 15 items per row; each row a distribution
+    expect(dist?.get(0)?.length).toBe(15);
+    const row = Array.from(dist?.get(7) as Iterable<number>);
+    expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
   });
 
   it('exits 2 naming a bad scenario or an unknown config key', async () => {
@@ -158,3 +168,20 @@ async function treeBytes(root: string): Promise<Record<string, string>> {
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
+
+describe('simulators/simulate-config.json, the documented defaults', () => {
+  it('holds exactly the defaults the loop resolves', async () => {
+    const doc = JSON.parse(await readFile(new URL('../simulators/simulate-config.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const world = resolveFeedbackWorldConfig({});
+    expect(doc.world).toEqual(world);
+    expect(doc.model).toEqual({
+      dim: FEEDBACK_LOOP_MODEL_DEFAULTS.dim,
+      epochs: FEEDBACK_LOOP_MODEL_DEFAULTS.epochs,
+      learningRate: TWO_TOWER_DEFAULTS.learningRate,
+      batchSize: TWO_TOWER_DEFAULTS.batchSize,
+      l2: TWO_TOWER_DEFAULTS.l2,
+    });
+    expect(doc.scenarios).toEqual([...SCENARIO_PRESETS]);
+    expect([doc.rounds, doc.logging, doc.estimators, doc.homogenizationPairs, doc.headShare, doc.opeOn, doc.actionDist]).toEqual([10, 'uniform', 'slate-ips,iips,rips', 2000, 0.2, 'holdout', false]);
+  });
+});

@@ -12,13 +12,15 @@ import {
 } from '../simulators/feedback-loop.js';
 
 let rt: TfRuntime;
+/** A small world for fast loops (the default is issue 6's 1,000 x 1,000, L = 10: bench/). */
+const SMALL = { world: { users: 400, items: 200, dim: 16, slateSize: 5 }, model: { dim: 16 } } as const;
 /** The default configuration (small world, 10 rounds, topk and softmax), run once and shared. */
 let first: FeedbackLoopResult;
 const firstRows: FeedbackRoundRows[] = [];
 
 beforeAll(async () => {
   rt = await loadTf('wasm');
-  first = await runFeedbackLoop(rt, { rounds: 10, scenarios: ['topk', 'softmax'] }, { onRound: (r) => void firstRows.push(r) });
+  first = await runFeedbackLoop(rt, { ...SMALL, rounds: 10, scenarios: ['topk', 'softmax'] }, { onRound: (r) => void firstRows.push(r) });
 });
 
 /** Every number of every record, in order, as the bytes of float64s (NaN payloads and -0 included). */
@@ -66,13 +68,13 @@ describe('feedback loop', () => {
   });
 
   it('same seed and backend: the same metrics, bit for bit', async () => {
-    const again = await runFeedbackLoop(rt, { rounds: 10, scenarios: ['topk', 'softmax'] });
+    const again = await runFeedbackLoop(rt, { ...SMALL, rounds: 10, scenarios: ['topk', 'softmax'] });
     const a = metricBits(first.metrics);
     const b = metricBits(again.metrics);
     expect(b.keys).toEqual(a.keys);
     expect(b.bits.equals(a.bits)).toBe(true);
     // And a different seed gives a different run (the comparison can fail).
-    const other = await runFeedbackLoop(rt, { rounds: 2, world: { seed: 7 }, scenarios: ['topk', 'softmax'] });
+    const other = await runFeedbackLoop(rt, { ...SMALL, rounds: 2, world: { ...SMALL.world, seed: 7 }, scenarios: ['topk', 'softmax'] });
     expect(other.metrics[0].ctr_true).not.toBe(first.metrics[0].ctr_true);
   });
 
@@ -117,7 +119,7 @@ describe('feedback loop', () => {
     // A small catalog keeps the joint slate weights tame; the holdout log is one the next policy was
     // not trained on (on the training log itself the estimate is optimistic, see feedback-loop.ts).
     const softmax = { ...resolveScenario('softmax'), exploration: { kind: 'softmax' as const, temperature: 1 } };
-    const run = await runFeedbackLoop(rt, { rounds: 6, world: { users: 400, items: 50, seed: 3 }, slateSize: 3, opeOn: 'holdout', scenarios: [softmax] });
+    const run = await runFeedbackLoop(rt, { ...SMALL, rounds: 6, world: { users: 400, items: 50, dim: 16, seed: 3 }, slateSize: 3, opeOn: 'holdout', scenarios: [softmax] });
     const zOf = (m: FeedbackRoundMetrics) => (m['value_next_slate-ips'] - m.value_next_true) / m['value_next_slate-ips_se'];
     const zs = run.metrics.map(zOf);
     for (const z of zs) expect(Number.isFinite(z)).toBe(true);
@@ -131,20 +133,20 @@ describe('feedback loop', () => {
     expect(Math.abs(zDr.reduce((a, b) => a + b, 0) / zDr.length)).toBeLessThan(2);
     // On the training log itself (the default) the same estimator is optimistic: the next policy
     // learned this log's clicks, so its weights are high exactly where the clicks are.
-    const inSample = await runFeedbackLoop(rt, { rounds: 6, world: { users: 400, items: 50, seed: 3 }, slateSize: 3, scenarios: [softmax] });
+    const inSample = await runFeedbackLoop(rt, { ...SMALL, rounds: 6, world: { users: 400, items: 50, dim: 16, seed: 3 }, slateSize: 3, scenarios: [softmax] });
     const zIn = inSample.metrics.map(zOf);
     expect(zIn.reduce((a, b) => a + b, 0) / zIn.length).toBeGreaterThan(2);
   });
 
   it('results do not depend on how many arrivals are scored at once', async () => {
-    const cfg = { rounds: 3, scenarios: ['topk', 'softmax', 'popularity-debiased'] as const, opeOn: 'holdout' as const };
+    const cfg = { ...SMALL, rounds: 3, scenarios: ['topk', 'softmax', 'popularity-debiased'] as const, opeOn: 'holdout' as const };
     const a = await runFeedbackLoop(rt, { ...cfg, scenarios: [...cfg.scenarios] });
     const b = await runFeedbackLoop(rt, { ...cfg, scenarios: [...cfg.scenarios] }, { chunkUsers: 7 });
     expect(metricBits(b.metrics).bits.equals(metricBits(a.metrics).bits)).toBe(true);
   });
 
   it('resumes from a checkpoint: the same metrics and logs as an uninterrupted run, bit for bit', async () => {
-    const cfg = { rounds: 5, scenarios: ['topk', 'softmax', 'topk-window'] as ('topk' | 'softmax' | 'topk-window')[], opeOn: 'holdout' as const };
+    const cfg = { ...SMALL, rounds: 5, scenarios: ['topk', 'softmax', 'topk-window'] as ('topk' | 'softmax' | 'topk-window')[], opeOn: 'holdout' as const };
     const history = new Map<string, FeedbackTrainingLog>();
     const straightRows: FeedbackRoundRows[] = [];
     let saved: FeedbackLoopCheckpoint | undefined;
@@ -177,5 +179,41 @@ describe('feedback loop', () => {
     await expect(
       runFeedbackLoop(rt, { ...cfg, scenarios: ['epsilon-greedy'] }, { resume: { checkpoint: saved as FeedbackLoopCheckpoint, history: async () => trainingLogOf(straightRows[0]) } }),
     ).rejects.toThrow(/no model of scenario 'epsilon-greedy'/);
+  });
+
+  it('baselines: the oracle has regret 0 exactly; uniform covers the catalog; most-popular concentrates on what its own logs made popular', async () => {
+    const run = await runFeedbackLoop(rt, { ...SMALL, rounds: 4, scenarios: ['oracle', 'uniform', 'most-popular'] });
+    for (const m of run.metrics.filter((x) => x.round > 0)) {
+      if (m.scenario === 'oracle') {
+        expect(m.utility_true).toBe(m.utility_oracle);
+        expect(m.regret).toBe(0);
+      }
+      expect(Number.isNaN(m.train_loss)).toBe(true); // no model
+    }
+    const last = (s: string) => run.metrics.find((m) => m.scenario === s && m.round === 3) as FeedbackRoundMetrics;
+    // 400 users x 5 uniform draws from 200 items: P(an item is never shown) = (1 - 5/200)^400 = 4e-5.
+    expect(last('uniform').coverage_at_k).toBeGreaterThan(0.99);
+    // most-popular shows one slate to everyone: coverage 5/200, homogenization 1.
+    expect(last('most-popular').coverage_at_k).toBe(5 / 200);
+    expect(last('most-popular').homogenization).toBe(1);
+    expect(last('uniform').ctr_true).toBeLessThan(last('oracle').ctr_true);
+  });
+
+  it("actionDist: the next policy's per-position action_dist rows are distributions consistent with its cascade propensities", async () => {
+    const rows: FeedbackRoundRows[] = [];
+    await runFeedbackLoop(rt, { ...SMALL, world: { ...SMALL.world, users: 50, items: 30 }, rounds: 2, scenarios: ['softmax'], actionDist: true }, { onRound: (r) => void rows.push(r) });
+    const r = rows[1].rows;
+    const t = r.targets[0];
+    const dist = t.actionDist as Float64Array;
+    expect(dist).toHaveLength(r.rows * 30);
+    for (let i = 0; i < r.rows; i++) {
+      let sum = 0;
+      for (let a = 0; a < 30; a++) sum += dist[i * 30 + a];
+      expect(sum).toBeCloseTo(1, 12);
+      // P(the logged item at slot k | the slate's items before k) = cascade_k / cascade_{k-1}
+      const k = r.position[i];
+      const conditional = k === 0 ? t.targetPropensityCascade[i] : t.targetPropensityCascade[i] / t.targetPropensityCascade[i - 1];
+      expect(dist[i * 30 + r.action[i]]).toBeCloseTo(conditional, 12);
+    }
   });
 });

@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import { resolveFeedbackWorldConfig, type FeedbackWorldConfig } from '../../../simulators/feedback-config.js';
 import { checkpointDir, readCheckpoint, readHistory, writeCheckpoint, writeHistory } from '../../../simulators/feedback-checkpoint.js';
 import {
-  FEEDBACK_LOOP_WORLD_DEFAULTS,
+  FEEDBACK_LOOP_MODEL_DEFAULTS,
   resolveScenario,
   runFeedbackLoop,
   SCENARIO_PRESETS,
+  BASELINE_PRESETS,
   type FeedbackLoopConfig,
   type FeedbackRoundMetrics,
   type FeedbackRoundRows,
@@ -39,7 +40,7 @@ import { progressBar } from '../progress.js';
 
 const SIMULATE_FORMATS = ['parquet', 'arrow'] as const;
 
-interface SimulateFlags {
+export interface SimulateFlags {
   out: string;
   config?: string;
   scenario?: string;
@@ -50,10 +51,11 @@ interface SimulateFlags {
   opeOn?: string;
   json?: boolean;
   resume?: boolean;
+  actionDist?: boolean;
 }
 
 /** The keys --config may set (FeedbackLoopConfig's, JSON-able). */
-const CONFIG_KEYS = ['world', 'rounds', 'slateSize', 'scenarios', 'logging', 'model', 'estimators', 'homogenizationPairs', 'headShare', 'opeOn'] as const;
+const CONFIG_KEYS = ['world', 'rounds', 'slateSize', 'scenarios', 'logging', 'model', 'estimators', 'homogenizationPairs', 'headShare', 'opeOn', 'actionDist'] as const;
 const WORLD_KEYS = [
   'users',
   'items',
@@ -87,9 +89,10 @@ function checkKeys(where: string, obj: Record<string, unknown>, allowed: readonl
 function parseScenarioList(where: string, names: readonly unknown[]): ScenarioPreset[] {
   if (names.length === 0) throw new UsageError(`${where}: no scenario given`);
   const out: ScenarioPreset[] = [];
+  const known = [...SCENARIO_PRESETS, ...BASELINE_PRESETS];
   for (const name of names) {
-    const preset = SCENARIO_PRESETS.find((p) => p === name);
-    if (preset === undefined) throw new UsageError(`${where}: unknown scenario '${String(name)}'; known: ${SCENARIO_PRESETS.join(', ')}`);
+    const preset = known.find((p) => p === name);
+    if (preset === undefined) throw new UsageError(`${where}: unknown scenario '${String(name)}'; known: ${known.join(', ')}`);
     if (out.includes(preset)) throw new UsageError(`${where}: scenario '${preset}' is given twice`);
     out.push(preset);
   }
@@ -149,7 +152,9 @@ async function configFromFlags(flags: SimulateFlags): Promise<FeedbackLoopConfig
           )
         : (file.scenarios ?? ['topk', 'softmax']),
     opeOn,
+    actionDist: flags.actionDist === true ? true : (file.actionDist ?? false),
   };
+  if (typeof config.actionDist !== 'boolean') throw new UsageError(`--config: actionDist must be true or false, got ${JSON.stringify(config.actionDist)}`);
   try {
     resolvedWorld(config);
   } catch (err) {
@@ -160,11 +165,11 @@ async function configFromFlags(flags: SimulateFlags): Promise<FeedbackLoopConfig
 }
 
 function resolvedWorld(config: FeedbackLoopConfig): ReturnType<typeof resolveFeedbackWorldConfig> {
-  return resolveFeedbackWorldConfig({ ...FEEDBACK_LOOP_WORLD_DEFAULTS, ...config.world, ...(config.slateSize !== undefined ? { slateSize: config.slateSize } : {}) });
+  return resolveFeedbackWorldConfig({ ...config.world, ...(config.slateSize !== undefined ? { slateSize: config.slateSize } : {}) });
 }
 
-function roundLogSchema(L: number): OutColumnSpec[] {
-  return [...slateLoggerSchema(L), { name: 'user_id', kind: 'int32' }, ...slateTargetSchema(L)];
+function roundLogSchema(L: number, items: number, actionDist: boolean): OutColumnSpec[] {
+  return [...slateLoggerSchema(L), { name: 'user_id', kind: 'int32' }, ...slateTargetSchema(L), ...(actionDist ? [{ name: 'action_dist', kind: 'list', width: items } as const] : [])];
 }
 
 /** The round's slate-contract rows; slate_id groups a slate's rows (the bootstrap's cluster), user_id is carried. */
@@ -189,6 +194,7 @@ function roundLogBatch(r: FeedbackRoundRows): OutBatch {
       target_propensity_item_position: t.targetPropensityItemPosition,
       target_propensity_cascade: t.targetPropensityCascade,
       target_propensity_item_positions: t.targetPropensityItemPositions,
+      ...(t.actionDist !== null ? { action_dist: t.actionDist } : {}),
     },
   };
 }
@@ -215,120 +221,148 @@ export function registerSimulate(program: Command): void {
     .description('run the multi-round recommender feedback loop and write per-round slate logs, metrics.csv, report.html and config.json')
     .requiredOption('--out <dir>', 'output directory')
     .option('--config <file>', 'JSON overriding the defaults (world, rounds, slateSize, scenarios, logging, model, estimators, homogenizationPairs, headShare, opeOn)')
-    .option('--scenario <list>', `comma-separated presets: ${SCENARIO_PRESETS.join(', ')} (default topk,softmax)`)
+    .option('--scenario <list>', `comma-separated presets: ${SCENARIO_PRESETS.join(', ')}; baselines ${BASELINE_PRESETS.join(', ')} (default topk,softmax)`)
     .option('--rounds <n>', 'rounds, round 0 included (default 10)')
     .option('--seed <s>', 'seed of the world, its arrivals, clicks and models (default 12345)')
     .option('--format <fmt>', `round logs: ${SIMULATE_FORMATS.join(' or ')}`, 'parquet')
     .option('--tf-backend <name>', `TF.js backend for the two-tower models: ${BACKEND_CHOICES.join(', ')} (default: OPE_TF_BACKEND, else the fastest that loads)`)
     .option('--ope-on <log>', "where the next policy is evaluated: 'holdout' (an independent log of the served policy) or 'log' (the training log; biased upward)")
     .option('--json', 'print one JSON document to stdout instead of the summary line')
+    .option('--action-dist', "also write the next policy's per-position action_dist (rows x items numbers) into the round logs")
     .option('--resume', "continue the interrupted run in --out from its last completed round (the same command; outputs equal an uninterrupted run's, byte for byte)")
     .action(async (flags: SimulateFlags) => {
-      const format = SIMULATE_FORMATS.find((f) => f === flags.format);
-      if (format === undefined) throw new UsageError(`--format must be one of ${SIMULATE_FORMATS.join(', ')}, got '${flags.format}'`);
-      const backendChoice = flags.tfBackend === undefined ? undefined : parseBackendChoice(flags.tfBackend, '--tf-backend');
-      const config = await configFromFlags(flags);
-      const world = resolvedWorld(config);
-      const scenarios = (config.scenarios ?? []).map(resolveScenario);
-      const rounds = config.rounds ?? 10;
-      const rt = await loadTf(backendChoice);
-      const outDir = flags.out;
-      await createOutputDir(outDir);
-      const resolved = {
-        tool: 'ope-toolkit',
-        version: TOOL_VERSION,
-        command: 'simulate',
-        backend: rt.description,
-        format,
-        world,
-        rounds,
-        logging: config.logging ?? 'uniform',
-        opeOn: config.opeOn,
-        scenarios,
-        model: { dim: 16, epochs: 5, ...config.model },
-        estimators: config.estimators ?? 'slate-ips,iips,rips',
-        homogenizationPairs: config.homogenizationPairs ?? 2000,
-        headShare: config.headShare ?? 0.2,
-      };
-      let checkpoint: FeedbackLoopCheckpoint | null = null;
-      if (flags.resume === true) {
-        checkSameRun(await readPreviousConfig(outDir), resolved);
-        await removeStaleTemporaries(outDir);
-        checkpoint = await readCheckpoint(outDir);
-        if (checkpoint !== null && checkpoint.rounds > rounds)
-          throw new UsageError(`--resume: ${outDir} already holds ${checkpoint.rounds} rounds; --rounds ${rounds} would drop some (give --rounds ${checkpoint.rounds} or more)`);
-      } else {
-        // A fresh run: the checkpoint and round logs of an earlier run in this folder do not belong to it.
-        await rm(checkpointDir(outDir), { recursive: true, force: true });
-        if (await isSimulateOutput(outDir)) await rm(join(outDir, 'logs'), { recursive: true, force: true });
-      }
-      await writeFileAtomic(join(outDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
-
-      const started = performance.now();
-      const logFiles: string[] = [];
-      const done0 = (checkpoint?.rounds ?? 0) * scenarios.length;
-      const bar = progressBar('simulate', scenarios.length * rounds, '(scenario, round)s');
-      bar.update(done0);
-      let result;
-      try {
-        result = await runFeedbackLoop(rt, config, {
-          resume: checkpoint === null ? undefined : { checkpoint, history: (scenario, round) => readHistory(outDir, scenario, round) },
-          onRound: async (r) => {
-            const dir = join(outDir, 'logs', r.scenario);
-            await createOutputDir(dir);
-            const file = join('logs', r.scenario, `round-${String(r.round).padStart(3, '0')}.${format}`);
-            await writeTable(join(outDir, file), roundLogSchema(r.rows.L), [roundLogBatch(r)]);
-            await writeHistory(outDir, r.scenario, r.round, trainingLogOf(r));
-            logFiles.push(file);
-            bar.update(done0 + logFiles.length);
-          },
-          onCheckpoint: async (cp) => {
-            const { schema, batch } = metricsBatch(cp.metrics);
-            await writeTable(join(outDir, 'metrics.csv'), schema, [batch]);
-            await writeCheckpoint(outDir, cp);
-          },
-        });
-      } catch (err) {
-        // The loop's own checks of the config (estimators, logging, ...) come before any round.
-        if (err instanceof RangeError && logFiles.length === 0) throw new UsageError(`--config: ${err.message}`);
-        throw err;
-      } finally {
-        bar.stop();
-      }
-      const reportStarted = performance.now();
-      const report = await simulateReportHtml({ config: resolved, backend: rt.description, metrics: result.metrics as unknown as Record<string, string | number>[] });
-      await writeFileAtomic(join(outDir, 'report.html'), report);
-      const timing = { ...totalTiming(Object.values(result.timings)), report: performance.now() - reportStarted };
-      const seconds = (performance.now() - started) / 1000;
+      const doc = await runSimulate(flags);
       if (flags.json === true) {
-        const doc = {
-          tool: 'ope-toolkit',
-          version: TOOL_VERSION,
-          command: 'simulate',
-          out: outDir,
-          backend: rt.description,
-          config: 'config.json',
-          metrics: 'metrics.csv',
-          report: 'report.html',
-          resumedAt: checkpoint?.rounds ?? null,
-          logs: logFiles,
-          seconds,
-          secondsByStage: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, v / 1000])),
-        };
-        process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
-        return;
-      }
-      const last = result.metrics.filter((m) => m.round === rounds - 1);
-      const lastLine = last.map((m) => `${m.scenario} ctr ${fmt(m.ctr_true)} (oracle ${fmt(m.ctr_oracle)}), coverage ${fmt(m.coverage_at_k)}`).join('; ');
-      const split = Object.entries(timing)
-        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
-        .join(', ');
-      const resumedNote = checkpoint === null ? '' : ` (resumed after round ${checkpoint.rounds - 1})`;
-      process.stdout.write(
-        `ope simulate: ${scenarios.length} scenarios x ${rounds} rounds (${world.users} users, ${world.items} items, L=${world.slateSize}, seed ${world.seed}, OPE on the ${config.opeOn}) ` +
-          `to ${outDir}: config.json, metrics.csv, report.html and ${logFiles.length} round logs${resumedNote}, in ${seconds.toFixed(1)} s on ${rt.description} (${split}). Last round: ${lastLine}.\n`,
-      );
+        const { summary: _summary, ...rest } = doc;
+        process.stdout.write(JSON.stringify(rest, null, 2) + '\n');
+      } else process.stdout.write(doc.summary + '\n');
     });
+}
+
+/** What `ope simulate --json` prints (the summary line is what it prints without --json). */
+export interface SimulateOutcome {
+  tool: 'ope-toolkit';
+  version: string;
+  command: 'simulate';
+  out: string;
+  backend: string;
+  config: string;
+  metrics: string;
+  report: string;
+  /** Completed rounds found in --out by --resume; null for a fresh run. */
+  resumedAt: number | null;
+  /** The round logs written by this call, relative to out. */
+  logs: string[];
+  seconds: number;
+  /** Wall-clock seconds by stage, summed over scenarios (feedback-loop.ts FeedbackLoopTiming, plus the report). */
+  secondsByStage: Record<string, number>;
+  summary: string;
+}
+
+/** `ope simulate` without the printing: runs the loop into flags.out and returns what it wrote (bench/ calls it in-process). */
+export async function runSimulate(flags: SimulateFlags): Promise<SimulateOutcome> {
+  const format = SIMULATE_FORMATS.find((f) => f === flags.format);
+  if (format === undefined) throw new UsageError(`--format must be one of ${SIMULATE_FORMATS.join(', ')}, got '${flags.format}'`);
+  const backendChoice = flags.tfBackend === undefined ? undefined : parseBackendChoice(flags.tfBackend, '--tf-backend');
+  const config = await configFromFlags(flags);
+  const world = resolvedWorld(config);
+  const scenarios = (config.scenarios ?? []).map(resolveScenario);
+  const rounds = config.rounds ?? 10;
+  const rt = await loadTf(backendChoice);
+  const outDir = flags.out;
+  await createOutputDir(outDir);
+  const resolved = {
+    tool: 'ope-toolkit',
+    version: TOOL_VERSION,
+    command: 'simulate',
+    backend: rt.description,
+    format,
+    world,
+    rounds,
+    logging: config.logging ?? 'uniform',
+    opeOn: config.opeOn,
+    scenarios,
+    model: { ...FEEDBACK_LOOP_MODEL_DEFAULTS, ...config.model },
+    estimators: config.estimators ?? 'slate-ips,iips,rips',
+    homogenizationPairs: config.homogenizationPairs ?? 2000,
+    headShare: config.headShare ?? 0.2,
+    actionDist: config.actionDist,
+  };
+  let checkpoint: FeedbackLoopCheckpoint | null = null;
+  if (flags.resume === true) {
+    checkSameRun(await readPreviousConfig(outDir), resolved);
+    await removeStaleTemporaries(outDir);
+    checkpoint = await readCheckpoint(outDir);
+    if (checkpoint !== null && checkpoint.rounds > rounds)
+      throw new UsageError(`--resume: ${outDir} already holds ${checkpoint.rounds} rounds; --rounds ${rounds} would drop some (give --rounds ${checkpoint.rounds} or more)`);
+  } else {
+    // A fresh run: the checkpoint and round logs of an earlier run in this folder do not belong to it.
+    await rm(checkpointDir(outDir), { recursive: true, force: true });
+    if (await isSimulateOutput(outDir)) await rm(join(outDir, 'logs'), { recursive: true, force: true });
+  }
+  await writeFileAtomic(join(outDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
+
+  const started = performance.now();
+  const logFiles: string[] = [];
+  const done0 = (checkpoint?.rounds ?? 0) * scenarios.length;
+  const bar = progressBar('simulate', scenarios.length * rounds, '(scenario, round)s');
+  bar.update(done0);
+  let result;
+  try {
+    result = await runFeedbackLoop(rt, config, {
+      resume: checkpoint === null ? undefined : { checkpoint, history: (scenario, round) => readHistory(outDir, scenario, round) },
+      onRound: async (r) => {
+        const dir = join(outDir, 'logs', r.scenario);
+        await createOutputDir(dir);
+        const file = join('logs', r.scenario, `round-${String(r.round).padStart(3, '0')}.${format}`);
+        await writeTable(join(outDir, file), roundLogSchema(r.rows.L, r.rows.n, r.rows.targets[0].actionDist !== null), [roundLogBatch(r)]);
+        await writeHistory(outDir, r.scenario, r.round, trainingLogOf(r));
+        logFiles.push(file);
+        bar.update(done0 + logFiles.length);
+      },
+      onCheckpoint: async (cp) => {
+        const { schema, batch } = metricsBatch(cp.metrics);
+        await writeTable(join(outDir, 'metrics.csv'), schema, [batch]);
+        await writeCheckpoint(outDir, cp);
+      },
+    });
+  } catch (err) {
+    // The loop's own checks of the config (estimators, logging, ...) come before any round.
+    if (err instanceof RangeError && logFiles.length === 0) throw new UsageError(`--config: ${err.message}`);
+    throw err;
+  } finally {
+    bar.stop();
+  }
+  const reportStarted = performance.now();
+  const report = await simulateReportHtml({ config: resolved, backend: rt.description, metrics: result.metrics as unknown as Record<string, string | number>[] });
+  await writeFileAtomic(join(outDir, 'report.html'), report);
+  const timing = { ...totalTiming(Object.values(result.timings)), report: performance.now() - reportStarted };
+  const seconds = (performance.now() - started) / 1000;
+  const doc: SimulateOutcome = {
+    tool: 'ope-toolkit',
+    version: TOOL_VERSION,
+    command: 'simulate',
+    out: outDir,
+    backend: rt.description,
+    config: 'config.json',
+    metrics: 'metrics.csv',
+    report: 'report.html',
+    resumedAt: checkpoint?.rounds ?? null,
+    logs: logFiles,
+    seconds,
+    secondsByStage: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, v / 1000])),
+    summary: '',
+  };
+  const last = result.metrics.filter((m) => m.round === rounds - 1);
+  const lastLine = last.map((m) => `${m.scenario} ctr ${fmt(m.ctr_true)} (oracle ${fmt(m.ctr_oracle)}), coverage ${fmt(m.coverage_at_k)}`).join('; ');
+  const split = Object.entries(timing)
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+    .join(', ');
+  const resumedNote = checkpoint === null ? '' : ` (resumed after round ${checkpoint.rounds - 1})`;
+  doc.summary =
+    `ope simulate: ${scenarios.length} scenarios x ${rounds} rounds (${world.users} users, ${world.items} items, L=${world.slateSize}, seed ${world.seed}, OPE on the ${config.opeOn}) ` +
+    `to ${outDir}: config.json, metrics.csv, report.html and ${logFiles.length} round logs${resumedNote}, in ${seconds.toFixed(1)} s on ${rt.description} (${split}). Last round: ${lastLine}.`;
+  return doc;
 }
 
 /** Sum of the scenarios' stage timings (ms). */
