@@ -63,10 +63,10 @@
  * (200 items, L = 5) the joint weights are so heavy-tailed that slate-ips usually falls below the
  * truth even on the holdout (mean weight 0.5 to 0.9: the rare heavy slates are not drawn).
  *
- * Measured (wasm, 2 cores): the default config (400 users, 200 items, L = 5, 10 rounds, topk and
- * softmax) runs in about 2.7 s, two thirds of it training; all five presets in 5.7 s; the bench
- * world (1,000 x 1,000, dim 32, L = 10) with topk and softmax in about 21 s (softmax's Monte Carlo
- * marginals for its true value and propensities take a third of that).
+ * Measured (wasm, 2 cores, bench/README.md): the default configuration (1,000 users, 1,000 items,
+ * L = 10, dim 32, 10 rounds, topk and softmax, OPE on the holdout) runs in about 30 s, a third of it
+ * training; 100,000 users x 10,000 items, 2 rounds of topk, in 400 s (about 130x per round: every
+ * stage is linear in arrivals x items).
  *
  * Determinism: every random draw is keyed by the world seed and the round, never by the scenario or
  * the wall clock; the models are seeded by the world seed. Same seed, same config, same TF.js

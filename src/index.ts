@@ -82,7 +82,6 @@ export { makeFeedbackWorld, arrivals, relevance, examination, oracleValue, polic
 export { makeExploration, SlateRowBuilder, type ExplorationPolicy, type ExplorationSpec } from '../simulators/exploration.js';
 export { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerModel, type TwoTowerState } from '../simulators/two-tower.js';
 export { readCheckpoint, writeCheckpoint, readHistory, writeHistory } from '../simulators/feedback-checkpoint.js';
-export { runSimulate, type SimulateFlags, type SimulateOutcome } from './cli/commands/simulate.js';
 
 // Reports: self-contained HTML pages with SVG charts (vega-lite, rendered offline).
 export { simulateReportHtml, type SimulateReportInput } from './report/simulate-report.js';
