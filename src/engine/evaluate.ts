@@ -33,6 +33,8 @@ export interface EvaluateOptions {
   readonly onProgress?: (rowsDone: number) => void;
   /** Worker threads for the Poisson bootstrap (default 1); results are bit-identical for any count. */
   readonly threads?: number;
+  /** Paired differences candidate - baseline (policy names) under every estimator: EvaluationResult.differences. */
+  readonly contrasts?: readonly { readonly candidate: string; readonly baseline: string }[];
 }
 
 export const DEFAULTS = { replicates: 1000, bootstrapKind: 'poisson', seed: 12345, ci: 'percentile', alpha: 0.05 } as const;
@@ -80,7 +82,14 @@ export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterab
   if (opts.estimators.length === 0) throw new UsageError('no estimator given');
   if (opts.policyNames.length === 0) throw new UsageError('no target policy: give --policy NAME=FILE or target columns in the log');
 
-  const plan = planEvaluation(opts.policyNames, opts.estimators);
+  const contrasts = (opts.contrasts ?? []).map(({ candidate, baseline }) => {
+    const c = opts.policyNames.indexOf(candidate);
+    const b = opts.policyNames.indexOf(baseline);
+    if (c < 0 || b < 0) throw new UsageError(`contrast ${candidate} - ${baseline}: no policy named '${c < 0 ? candidate : baseline}'; policies: ${opts.policyNames.join(', ')}`);
+    if (c === b) throw new UsageError(`contrast ${candidate} - ${baseline}: a policy against itself`);
+    return [c, b] as const;
+  });
+  const plan = planEvaluation(opts.policyNames, opts.estimators, contrasts);
   const storeClusters = ci === 'bca' || (kind === 'multinomial' && replicates > 0);
   const totals = await runPass(input, plan, {
     poisson: kind === 'poisson' && replicates > 0 ? poissonPlan(replicates, seed) : undefined,

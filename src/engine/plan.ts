@@ -47,6 +47,8 @@ export interface EvaluationPlan {
   readonly needsRewardModel: readonly boolean[];
   /** Slate logs (some estimator counts slates): per policy, the joint slate weights' columns. */
   readonly slateWeightColumns?: readonly WeightColumns[];
+  /** Paired differences asked for, as (candidate, baseline) policy indices; their cross-moments are in `pairs`. */
+  readonly contrasts: readonly (readonly [number, number])[];
 }
 
 /** Estimators that divide by the number of slates read slate logs. */
@@ -54,7 +56,7 @@ export function isSlatePlan(estimators: readonly Estimator[]): boolean {
   return estimators.some((e) => e.stats.some((s) => s.key === slateStart.key));
 }
 
-export function planEvaluation(policies: readonly string[], estimators: readonly Estimator[]): EvaluationPlan {
+export function planEvaluation(policies: readonly string[], estimators: readonly Estimator[], contrasts: readonly (readonly [number, number])[] = []): EvaluationPlan {
   const columns: PlannedColumn[] = [];
   const byKey = new Map<string, number>();
   const columnFor = (policy: number, stat: RowStatistic, bootstrap: boolean): number => {
@@ -104,6 +106,14 @@ export function planEvaluation(policies: readonly string[], estimators: readonly
   };
   for (const s of slots) addPairs(s.columns);
   weightColumn.forEach((w) => addPairs([w]));
+  // A paired difference's delta method needs the cross-moments of the two policies' columns.
+  for (const [c, b] of contrasts) {
+    for (const sc of slots) {
+      if (sc.policy !== c) continue;
+      const sb = slots.find((x) => x.policy === b && x.estimator.label === sc.estimator.label);
+      if (sb !== undefined) addPairs([...sc.columns, ...sb.columns]);
+    }
+  }
   const pairs = new Int32Array([...pairSet.values()].flat());
   return {
     policies,
@@ -116,5 +126,6 @@ export function planEvaluation(policies: readonly string[], estimators: readonly
     pairs,
     needsRewardModel,
     slateWeightColumns: slate ? slateWeightColumns : undefined,
+    contrasts,
   };
 }

@@ -62,6 +62,25 @@ export interface PolicyDiagnostics {
   readonly warnings: readonly string[];
 }
 
+/**
+ * A paired difference candidate - baseline under one estimator (DESIGN.md §1: both policies'
+ * estimates from the same rows and the same bootstrap weights, so the replicates of the difference
+ * are the differences of the replicates, and the shared noise cancels).
+ */
+export interface DifferenceResult {
+  readonly candidate: string;
+  readonly baseline: string;
+  readonly estimator: string;
+  readonly label: string;
+  readonly value: number;
+  readonly se: number;
+  readonly seMethod: 'bootstrap' | 'delta';
+  readonly ci: Interval;
+  readonly intervals: Readonly<Partial<Record<IntervalMethod, Interval>>>;
+  /** The difference in replicate b at index b (NaN where a replicate had no estimate); absent without replicates. For simultaneous intervals. */
+  readonly replicates?: Float64Array;
+}
+
 export interface EvaluationResult {
   readonly n: number;
   readonly seed: number;
@@ -72,5 +91,7 @@ export interface EvaluationResult {
   readonly bounds?: { readonly rewardMin: number; readonly rewardMax: number; readonly maxWeight: number; readonly source: string };
   readonly estimates: readonly EstimateResult[];
   readonly policies: readonly PolicyDiagnostics[];
+  /** The paired differences asked for (EvaluateOptions.contrasts), per contrast and estimator. */
+  readonly differences?: readonly DifferenceResult[];
   readonly warnings: readonly string[];
 }

@@ -2,7 +2,7 @@ import { bcaInterval, jackknifeAcceleration, normalInterval, percentileInterval,
 import { sampleSd } from '../stats/quantile.js';
 import type { EvaluationPlan } from './plan.js';
 import type { PassTotals } from './evaluate.js';
-import type { EstimateResult, EvaluationResult, KnownBounds, PolicyDiagnostics } from './results.js';
+import type { DifferenceResult, EstimateResult, EvaluationResult, KnownBounds, PolicyDiagnostics } from './results.js';
 import { clippedValueInterval } from '../stats/clipped-bounds.js';
 import { jointSlateWeights } from '../../estimators/slate-statistics.js';
 import type { WeightColumns } from './plan.js';
@@ -107,6 +107,7 @@ export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions
     };
   });
 
+  const differences = plan.contrasts.length > 0 ? pairedDifferences(plan, t, o, means, B) : undefined;
   const warnings: string[] = [];
   if (!t.clustered) warnings.push('no request_id: the bootstrap resamples rows; if rows of one request share a context, give request_id so whole requests are resampled');
   return {
@@ -118,8 +119,59 @@ export function summarize(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions
     bounds: o.bounds !== undefined ? { rewardMin: o.bounds.rewardMin, rewardMax: o.bounds.rewardMax, maxWeight: o.bounds.maxWeight, source: o.bounds.source } : undefined,
     estimates,
     policies,
+    differences,
     warnings,
   };
+}
+
+/**
+ * candidate - baseline for every contrast and every estimator both policies have: the function
+ * f_c(m_c) - f_b(m_b) of the union of their columns, so the delta method (with the cross-moments the
+ * plan added), the replicates (the same W_ib for both) and the jackknife apply unchanged.
+ */
+function pairedDifferences(plan: EvaluationPlan, t: PassTotals, o: SummaryOptions, means: Float64Array, B: number): DifferenceResult[] {
+  const out: DifferenceResult[] = [];
+  const M = plan.columns.length;
+  for (const [c, b] of plan.contrasts) {
+    for (const sc of plan.slots) {
+      if (sc.policy !== c) continue;
+      const sb = plan.slots.find((x) => x.policy === b && x.estimator.label === sc.estimator.label);
+      if (sb === undefined) continue;
+      const columns = [...sc.columns, ...sb.columns];
+      const nc = sc.columns.length;
+      const f = (mm: ArrayLike<number>): number => sc.estimator.combine(Array.prototype.slice.call(mm, 0, nc)) - sb.estimator.combine(Array.prototype.slice.call(mm, nc));
+      const m = columns.map((j) => means[j]);
+      const value = f(m);
+      const g = [...sc.estimator.gradient(m.slice(0, nc)), ...sb.estimator.gradient(m.slice(nc)).map((x) => -x)];
+      const deltaSe = deltaMethodSe(plan, t, columns, g, means, t.n);
+      const intervals: Partial<Record<IntervalMethod, Interval>> = { normal: normalInterval(value, deltaSe, o.alpha) };
+      let se = deltaSe;
+      let seMethod: 'bootstrap' | 'delta' = 'delta';
+      let replicates: Float64Array | undefined;
+      if (B >= 2 && t.replicateSums !== undefined) {
+        replicates = replicateValues(plan, t.replicateSums, B, columns, f);
+        const sorted = replicates.filter((v) => Number.isFinite(v));
+        se = sampleSd(sorted);
+        seMethod = 'bootstrap';
+        sorted.sort();
+        intervals.percentile = percentileInterval(sorted, o.alpha);
+        if (t.moments.stored !== undefined) intervals.bca = bcaInterval(sorted, value, jackknifeAcceleration(leaveOneOut(t, M, columns, f)), o.alpha);
+      }
+      out.push({
+        candidate: plan.policies[c],
+        baseline: plan.policies[b],
+        estimator: sc.estimator.name,
+        label: sc.estimator.label,
+        value,
+        se,
+        seMethod,
+        ci: intervals[o.ci] ?? intervals.normal ?? unavailable(o.ci, o.alpha),
+        intervals,
+        replicates,
+      });
+    }
+  }
+  return out;
 }
 
 function unavailable(method: IntervalMethod, alpha: number): Interval {
@@ -132,6 +184,11 @@ function unavailable(method: IntervalMethod, alpha: number): Interval {
  * is dropped; the caller reports how many.
  */
 function replicateEstimates(plan: EvaluationPlan, sums: Float64Array, B: number, columns: readonly number[], f: (m: ArrayLike<number>) => number): Float64Array {
+  return replicateValues(plan, sums, B, columns, f).filter((v) => Number.isFinite(v));
+}
+
+/** theta_b for b = 0..B-1 in replicate order, NaN where replicate b has no estimate. */
+function replicateValues(plan: EvaluationPlan, sums: Float64Array, B: number, columns: readonly number[], f: (m: ArrayLike<number>) => number): Float64Array {
   const stride = plan.bootstrapColumns.length + 1;
   const pos = columns.map((j) => plan.bootstrapIndex[j]);
   const out = new Float64Array(B);
@@ -140,9 +197,10 @@ function replicateEstimates(plan: EvaluationPlan, sums: Float64Array, B: number,
     const o = b * stride;
     const N = sums[o];
     for (let k = 0; k < pos.length; k++) m[k] = sums[o + 1 + pos[k]] / N;
-    out[b] = N > 0 ? f(m) : NaN;
+    const v = N > 0 ? f(m) : NaN;
+    out[b] = Number.isFinite(v) ? v : NaN;
   }
-  return out.filter((v) => Number.isFinite(v));
+  return out;
 }
 
 /** Exact cluster jackknife theta_(-c) = f((S - T_c) / (N - n_c)) (DESIGN.md §1). */
