@@ -26,9 +26,9 @@ export function parseRange(name: string, value: string): [number, number] {
   return [lo, hi];
 }
 
-/** 'NAME=FILE' */
-export function parsePolicyOption(value: string): [string, string] {
+/** 'NAME=FILE' (of --policy, or the option named) */
+export function parsePolicyOption(value: string, option = '--policy'): [string, string] {
   const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) throw new UsageError(`--policy needs NAME=FILE, got '${value}'`);
+  if (eq <= 0 || eq === value.length - 1) throw new UsageError(`${option} needs NAME=FILE, got '${value}'`);
   return [value.slice(0, eq), value.slice(eq + 1)];
 }

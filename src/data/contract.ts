@@ -258,6 +258,8 @@ export class ContractMapper {
     role: Role,
     mapping: ColumnMapping,
     private readonly wantIds: boolean,
+    /** Rewards may be null (read as NaN): labels not in yet, which the gate leaves out and counts. */
+    private readonly allowMissingReward = false,
   ) {
     this.sources = resolveSources(file, columns, role, mapping);
     this.fileColumns = [...new Set([...this.sources.values()].flatMap(sourceColumns))];
@@ -306,8 +308,11 @@ export class ContractMapper {
     if (action !== undefined) out.set('action', { kind: 'i32', v: this.actions(action.col, n, action.ctx) });
 
     scalar('reward', 'reward', (v, nums, c) => {
-      requireValues(nums, c, 'reward');
-      for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) fail(c, i, `reward must be a finite number, got ${v[i]}`);
+      if (!this.allowMissingReward) requireValues(nums, c, 'reward');
+      for (let i = 0; i < n; i++) {
+        if (nums.nulls !== null && nums.nulls[i] === 1) v[i] = NaN;
+        else if (!Number.isFinite(v[i])) fail(c, i, `reward must be a finite number, got ${v[i]}`);
+      }
     });
     scalar('propensity', 'propensity', (v, nums, c) => {
       requireValues(nums, c, 'propensity');

@@ -15,6 +15,8 @@ export interface ReadOptions {
   columns?: Readonly<Record<string, string>>;
   /** rows per yielded batch (default 65536). EVERY batch has exactly this many rows except the last. */
   batchRows?: number;
+  /** Read a null reward as NaN instead of failing (labels not in yet; `ope gate` leaves them out and counts them). */
+  allowMissingReward?: boolean;
 }
 
 export interface LogSource {
@@ -135,7 +137,7 @@ async function* scanTable(path: string, opts: ReadOptions, role: Role, withReque
   let mapper: ContractMapper | undefined;
   const selector: ColumnSelector = {
     select(columns) {
-      mapper = new ContractMapper(path, columns, role, mapping, withRequestIds);
+      mapper = new ContractMapper(path, columns, role, mapping, withRequestIds, opts.allowMissingReward === true);
       return mapper.fileColumns;
     },
     relevant: (name) => isRelevantColumn(name, role, mapping),

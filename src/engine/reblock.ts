@@ -19,54 +19,101 @@ export interface Block {
 
 type Column = Float64Array | Int32Array | Uint32Array;
 
-function sliceList(c: ListColumn | undefined, start: number, end: number): ListColumn | undefined {
-  return c === undefined ? undefined : { width: c.width, values: c.values.subarray(start * c.width, end * c.width) };
+/** How one row selection maps each kind of column (slices are views, picks are copies). */
+interface RowMap {
+  typed<T extends Column>(c: T): T;
+  list(c: ListColumn): ListColumn;
+  strings(v: ReadonlyArray<string | null>): ReadonlyArray<string | null>;
 }
 
-function sliceLog(b: LogBatch, start: number, end: number): LogBatch {
-  const sub = <T extends Column>(c: T | undefined): T | undefined => (c === undefined ? undefined : (c.subarray(start, end) as T));
+/** Every column of a log batch through one row map: the one list of LogBatch's columns. */
+function mapLog(b: LogBatch, m: RowMap, rowOffset: number, n: number): LogBatch {
+  const sub = <T extends Column>(c: T | undefined): T | undefined => (c === undefined ? undefined : m.typed(c));
+  const lst = (c: ListColumn | undefined): ListColumn | undefined => (c === undefined ? undefined : m.list(c));
   let strings: Map<string, ReadonlyArray<string | null>> | undefined;
   if (b.strings !== undefined) {
     strings = new Map();
-    for (const [k, v] of b.strings) strings.set(k, v.slice(start, end));
+    for (const [k, v] of b.strings) strings.set(k, m.strings(v));
   }
   return {
     source: b.source,
-    rowOffset: b.rowOffset + start,
-    n: end - start,
-    action: b.action.subarray(start, end),
-    reward: b.reward.subarray(start, end),
-    propensity: b.propensity.subarray(start, end),
+    rowOffset,
+    n,
+    action: m.typed(b.action),
+    reward: m.typed(b.reward),
+    propensity: m.typed(b.propensity),
     position: sub(b.position),
     clusterKey: sub(b.clusterKey),
     targetPropensity: sub(b.targetPropensity),
-    actionDist: sliceList(b.actionDist, start, end),
-    qHat: sliceList(b.qHat, start, end),
+    actionDist: lst(b.actionDist),
+    qHat: lst(b.qHat),
     qHatLogged: sub(b.qHatLogged),
     qHatTarget: sub(b.qHatTarget),
     propensityItemPosition: sub(b.propensityItemPosition),
     propensityCascade: sub(b.propensityCascade),
     targetPropensityItemPosition: sub(b.targetPropensityItemPosition),
     targetPropensityCascade: sub(b.targetPropensityCascade),
-    propensityItemPositions: sliceList(b.propensityItemPositions, start, end),
-    targetPropensityItemPositions: sliceList(b.targetPropensityItemPositions, start, end),
-    context: sliceList(b.context, start, end),
+    propensityItemPositions: lst(b.propensityItemPositions),
+    targetPropensityItemPositions: lst(b.targetPropensityItemPositions),
+    context: lst(b.context),
     eventTs: sub(b.eventTs),
     rewardTs: sub(b.rewardTs),
     strings,
   };
 }
 
-function slicePolicy(p: PolicyBatch, start: number, end: number): PolicyBatch {
+function mapPolicy(p: PolicyBatch, m: RowMap, n: number): PolicyBatch {
+  const sub = <T extends Column>(c: T | undefined): T | undefined => (c === undefined ? undefined : m.typed(c));
+  const lst = (c: ListColumn | undefined): ListColumn | undefined => (c === undefined ? undefined : m.list(c));
   return {
-    n: end - start,
-    targetPropensity: p.targetPropensity?.subarray(start, end),
-    actionDist: sliceList(p.actionDist, start, end),
-    qHatTarget: p.qHatTarget?.subarray(start, end),
-    targetPropensityItemPosition: p.targetPropensityItemPosition?.subarray(start, end),
-    targetPropensityCascade: p.targetPropensityCascade?.subarray(start, end),
-    targetPropensityItemPositions: sliceList(p.targetPropensityItemPositions, start, end),
+    n,
+    targetPropensity: sub(p.targetPropensity),
+    actionDist: lst(p.actionDist),
+    qHatTarget: sub(p.qHatTarget),
+    targetPropensityItemPosition: sub(p.targetPropensityItemPosition),
+    targetPropensityCascade: sub(p.targetPropensityCascade),
+    targetPropensityItemPositions: lst(p.targetPropensityItemPositions),
   };
+}
+
+function sliceMap(start: number, end: number): RowMap {
+  return {
+    typed: <T extends Column>(c: T): T => c.subarray(start, end) as T,
+    list: (c) => ({ width: c.width, values: c.values.subarray(start * c.width, end * c.width) }),
+    strings: (v) => v.slice(start, end),
+  };
+}
+
+function sliceLog(b: LogBatch, start: number, end: number): LogBatch {
+  return mapLog(b, sliceMap(start, end), b.rowOffset + start, end - start);
+}
+
+function slicePolicy(p: PolicyBatch, start: number, end: number): PolicyBatch {
+  return mapPolicy(p, sliceMap(start, end), end - start);
+}
+
+/**
+ * The rows of `b` listed in `rows` (increasing local indices), copied, as a batch whose first row is
+ * row `rowOffset` of the filtered log: a filtered log reads like a log that only ever had these rows
+ * (the gate leaves immature labels out this way, and evaluates slices).
+ */
+export function pickRows(b: AlignedBatch, rows: Int32Array, rowOffset: number): AlignedBatch {
+  const m = rows.length;
+  const map: RowMap = {
+    typed<T extends Column>(c: T): T {
+      const out = new (c.constructor as new (n: number) => T)(m);
+      for (let i = 0; i < m; i++) out[i] = c[rows[i]];
+      return out;
+    },
+    list(c) {
+      const w = c.width;
+      const values = new Float64Array(m * w);
+      for (let i = 0; i < m; i++) values.set(c.values.subarray(rows[i] * w, (rows[i] + 1) * w), i * w);
+      return { width: w, values };
+    },
+    strings: (v) => Array.from(rows, (r) => v[r]),
+  };
+  return { log: mapLog(b.log, map, rowOffset, m), policies: b.policies.map((p) => mapPolicy(p, map, m)) };
 }
 
 function concatTyped<T extends Column>(parts: readonly (T | undefined)[], make: (n: number) => T): T | undefined {

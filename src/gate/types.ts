@@ -11,18 +11,7 @@ export type GateColour = 'green' | 'yellow' | 'red';
 /** Exit codes of `ope gate` (issue 7): 0 green, 3 yellow, 4 red (2 bad input and 1 internal error as every command). */
 export const GATE_EXIT_CODES: Readonly<Record<GateColour, number>> = { green: 0, yellow: 3, red: 4 };
 
-export type GateCheckId =
-  | 'validation'
-  | 'direction'
-  | 'effect'
-  | 'non_inferiority'
-  | 'ess'
-  | 'mean_weight'
-  | 'overlap'
-  | 'label_maturity'
-  | 'stability_action'
-  | 'stability_propensity'
-  | 'slices';
+export type GateCheckId = 'validation' | 'direction' | 'effect' | 'non_inferiority' | 'ess' | 'mean_weight' | 'overlap' | 'label_maturity' | 'stability_action' | 'stability_propensity' | 'slices';
 
 export interface GateThresholds {
   /** The value at or beyond which the check turns yellow, and red; the direction is in `better`. */

@@ -5,6 +5,7 @@ import { registerValidate } from './validate.js';
 import { registerSynth } from './synth.js';
 import { registerDemo } from './demo.js';
 import { registerSimulate } from './simulate.js';
+import { registerGate } from './gate.js';
 
 /** One file per command; each adds itself to the program. */
 export function registerCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerSynth(program);
   registerDemo(program);
   registerSimulate(program);
+  registerGate(program);
 }
