@@ -197,6 +197,20 @@ function concatPolicy(parts: readonly PolicyBatch[]): PolicyBatch {
 }
 
 /** A log batch with, aligned row by row, one batch per target policy. */
+/**
+ * The aligned batches with only the rows `keep` lists (local indices, increasing), renumbered from
+ * row 0: what a log that only ever had those rows would read as. Batches kept whole are not copied.
+ */
+export async function* filterAligned(batches: AsyncIterable<AlignedBatch>, keep: (b: AlignedBatch) => Int32Array): AsyncGenerator<AlignedBatch> {
+  let offset = 0;
+  for await (const b of batches) {
+    const rows = keep(b);
+    if (rows.length === 0) continue;
+    yield rows.length === b.log.n ? { log: { ...b.log, rowOffset: offset }, policies: b.policies } : pickRows(b, rows, offset);
+    offset += rows.length;
+  }
+}
+
 export interface AlignedBatch {
   readonly log: LogBatch;
   readonly policies: readonly PolicyBatch[];

@@ -5,7 +5,7 @@ import { openLog, openPolicy, type ReadOptions } from '../data/read-log.js';
 import { validateLog } from '../data/validate.js';
 import { alignPolicies, type PolicyInput } from '../engine/align.js';
 import { evaluateStream } from '../engine/evaluate.js';
-import { pickRows, type AlignedBatch } from '../engine/reblock.js';
+import { filterAligned, type AlignedBatch } from '../engine/reblock.js';
 import type { EvaluationResult } from '../engine/results.js';
 import { TOOL_VERSION } from '../version.js';
 import { directionCheck, effectCheck, essCheck, maturityCheck, meanWeightCheck, nonInferiorityCheck, overlapCheck, sliceCheck, stabilityCheck, validationCheck, verdictOf } from './checks.js';
@@ -36,17 +36,6 @@ function immatureAfterOf(profile: LogProfile, cfg: GateConfig): number | null {
   if (!profile.hasEventTs) return null;
   const asOf = cfg.maturity.asOf ?? profile.maxEventTs;
   return asOf - cfg.maturity.windowSeconds;
-}
-
-/** The aligned batches with only the kept rows (keep: local indices), renumbered from 0. */
-async function* filtered(batches: AsyncIterable<AlignedBatch>, keep: (b: AlignedBatch) => Int32Array): AsyncGenerator<AlignedBatch> {
-  let offset = 0;
-  for await (const b of batches) {
-    const rows = keep(b);
-    if (rows.length === 0) continue;
-    yield rows.length === b.log.n ? { log: { ...b.log, rowOffset: offset }, policies: b.policies } : pickRows(b, rows, offset);
-    offset += rows.length;
-  }
 }
 
 /** Estimators of the config the inputs support (those needing q_hat only with a reward model in the log). */
@@ -124,7 +113,7 @@ export async function runGate(opts: GateOptions): Promise<GateResult> {
   };
   const aligned = alignPolicies(openLog(opts.log, read).batches(), policyInputs(opts, read));
   const result = await evaluateStream(
-    filtered(aligned, (b) => observer.keep(b.log, b.policies)),
+    filterAligned(aligned, (b) => observer.keep(b.log, b.policies)),
     { ...evalOpts, estimators },
   );
   const observed = observer.finish();
@@ -142,7 +131,7 @@ export async function runGate(opts: GateOptions): Promise<GateResult> {
         for (let i = 0; i < b.log.n; i++) if ((col?.[i] ?? NULL_SLICE) === value && isMature(b.log, i, immatureAfter)) out.push(i);
         return Int32Array.from(out);
       };
-      const r = await evaluateStream(filtered(alignPolicies(openLog(opts.log, read).batches(), policyInputs(opts, read)), inSlice), { ...evalOpts, estimators: primaryEstimators });
+      const r = await evaluateStream(filterAligned(alignPolicies(openLog(opts.log, read).batches(), policyInputs(opts, read)), inSlice), { ...evalOpts, estimators: primaryEstimators });
       const d = r.differences?.[0];
       if (d === undefined) continue;
       slices.push({ column, value, n: r.n, difference: d.value, ci: d.ci, worse: d.ci.upper < -cfg.nonInferiorityMargin });

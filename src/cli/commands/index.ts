@@ -6,6 +6,7 @@ import { registerSynth } from './synth.js';
 import { registerDemo } from './demo.js';
 import { registerSimulate } from './simulate.js';
 import { registerGate } from './gate.js';
+import { registerFilter } from './filter.js';
 
 /** One file per command; each adds itself to the program. */
 export function registerCommands(program: Command): void {
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerDemo(program);
   registerSimulate(program);
   registerGate(program);
+  registerFilter(program);
 }
