@@ -7,6 +7,9 @@ import { evaluateLog } from '../../evaluate-log.js';
 import { renderEvaluation } from '../../report/evaluation-table.js';
 import { fmt, renderTable } from '../../report/format.js';
 import { synthConfigFromOptions } from './synth.js';
+import { GATE_DEFAULTS } from '../../gate/config.js';
+import { runGate } from '../../gate/run-gate.js';
+import { gateSummary } from '../../report/gate-summary.js';
 import { parseIntOption } from '../parse.js';
 import { progressBar } from '../progress.js';
 
@@ -14,12 +17,13 @@ const CANDIDATES = 'greedy=softmax:0.1,explore=eps:0.1,uniform=uniform';
 
 /**
  * The README's main job on built-in data: write a synthetic log with known truth, evaluate three
- * candidates with every estimator and bootstrap intervals, and set the estimates beside the truth.
+ * candidates with every estimator and bootstrap intervals, set the estimates beside the truth, and
+ * run the OPE sanity gate of one candidate against a baseline.
  */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('generate a synthetic log with known truth, evaluate three candidates with every estimator, and compare with the truth')
+    .description('generate a synthetic log with known truth, evaluate three candidates with every estimator, compare with the truth, and run the OPE sanity gate')
     .option('--n <rows>', 'rows in the log', '100000')
     .option('--bootstrap <B>', 'bootstrap replicates', '1000')
     .option('--seed <s>', 'seed of the data and the bootstrap', '12345')
@@ -76,10 +80,19 @@ export function registerDemo(program: Command): void {
       process.stdout.write(
         'An interval measures sampling noise only: dm inherits the bias of its reward model (q_hat here is the truth plus noise, clipped),\nand clipped-ips, sg-ips, switch-dr and dr-os trade bias for variance, so they can miss a truth that ips, snips and dr cover.\n',
       );
+      // The release question: may 'explore' replace 'uniform'? The OPE sanity gate answers it.
+      const gate = await runGate({
+        log: logPath,
+        candidate: { name: 'explore', file: policies.explore },
+        baseline: { name: 'uniform', file: policies.uniform },
+        config: { ...GATE_DEFAULTS, bootstrap: parseIntOption('--bootstrap', flags.bootstrap, 2), seed: config.seed >>> 0 },
+        threads,
+      });
+      process.stdout.write('\nThe OPE sanity gate, candidate explore against baseline uniform:\n\n' + gateSummary(gate));
       process.stdout.write(
         `\nRe-run on these files: ope evaluate --log ${logPath} ${Object.entries(policies)
           .map(([k, v]) => `--policy ${k}=${v}`)
-          .join(' ')}\n`,
+          .join(' ')}\n` + `and the gate: ope gate --log ${logPath} --candidate explore=${policies.explore} --baseline uniform=${policies.uniform}\n`,
       );
     });
 }
