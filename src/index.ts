@@ -85,6 +85,8 @@ export { readCheckpoint, writeCheckpoint, readHistory, writeHistory } from '../s
 
 // Reports: self-contained HTML pages with SVG charts (vega-lite, rendered offline).
 export { simulateReportHtml, type SimulateReportInput } from './report/simulate-report.js';
+export { gateReportHtml, GATE_CHART_IDS } from './report/gate-html.js';
+export { gateMemoMarkdown, type GateMemoMeta } from './report/gate-memo.js';
 export { lineChartSvg, seriesFromRows, type LineChartOptions, type LineSeries } from './report/charts.js';
 export { htmlPage, htmlTable, escapeHtml, chartFigure, chartGrid } from './report/html-page.js';
 

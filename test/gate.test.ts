@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,8 +177,29 @@ describe('ope gate: scenarios with a known truth', () => {
 describe('ope gate: the CLI', () => {
   it('exit codes 0 green, 4 red, 2 bad input; --json carries every check with value, thresholds and colour', async () => {
     const good = await writeScenario(dir, 'cli-good', { n: 5_000, logger: () => UNIFORM, candidate: () => GOOD, baseline: () => UNIFORM, seed: 7 });
-    const r = runCli(['gate', '--log', good.log, '--candidate', `new=${good.cand}`, '--baseline', `prod=${good.base}`, '--bootstrap', '200', '--json']);
+    const memo = join(dir, 'memo.md');
+    const report = join(dir, 'report.html');
+    const r = runCli([
+      'gate',
+      '--log',
+      good.log,
+      '--candidate',
+      `new=${good.cand}`,
+      '--baseline',
+      `prod=${good.base}`,
+      '--bootstrap',
+      '200',
+      '--json',
+      '--memo',
+      memo,
+      '--report',
+      report,
+      '--release-id',
+      'r7',
+    ]);
     expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(memo, 'utf8')).toMatch(/release_id:\*\* r7[\s\S]*decision: \*\*go\*\*/);
+    expect(await readFile(report, 'utf8')).toContain('data-colour="green"');
     const doc = JSON.parse(r.stdout) as GateResult;
     expect(doc.verdict.colour).toBe('green');
     for (const c of doc.checks) expect(Object.keys(c)).toEqual(expect.arrayContaining(['id', 'name', 'colour', 'value', 'unit', 'thresholds', 'detail']));

@@ -28,7 +28,7 @@ export function validationCheck(error: string | null, warnings: readonly string[
     colour: error !== null ? 'red' : 'green',
     value: error !== null ? 1 : 0,
     unit: 'contract violations',
-    thresholds: { red: 1, better: 'lower' },
+    thresholds: { red: 0, better: 'lower' },
     detail: error ?? (warnings.length > 0 ? `valid; ${warnings.length} warning(s): ${warnings.join('; ')}` : 'the log meets the contract'),
     ...(error !== null ? { mitigation: 'fix the log: no estimate is computed on a log that breaks the contract' } : {}),
   };
@@ -191,7 +191,7 @@ export function sliceCheck(slices: readonly GateSlice[], cfg: GateConfig): GateC
     colour: worse.length > 0 ? 'red' : 'green',
     value: worse.length,
     unit: 'slices significantly worse than baseline',
-    thresholds: { red: 1, better: 'lower', minRows: cfg.slices.minRows, margin: cfg.nonInferiorityMargin },
+    thresholds: { red: 0, better: 'lower', minRows: cfg.slices.minRows, margin: cfg.nonInferiorityMargin },
     detail:
       worse.length > 0
         ? `worse on ${worse.map((s) => `${s.column} = ${s.value} (${f(s.difference)} [${f(s.ci.lower)}, ${f(s.ci.upper)}])`).join(', ')}`

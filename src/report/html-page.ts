@@ -19,6 +19,8 @@ export interface HtmlPageOptions {
   readonly sections: readonly HtmlSection[];
   /** Trusted HTML at the bottom of the page. */
   readonly footer?: string;
+  /** Extra CSS (trusted) appended to the page's stylesheet, e.g. a report's own classes. */
+  readonly css?: string;
 }
 
 const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -79,12 +81,15 @@ export interface ChartFigure {
   readonly note?: string;
   /** Inline SVG (trusted). */
   readonly svg: string;
+  /** Optional stable id of the figure element (e.g. for links and browser tests). */
+  readonly id?: string;
 }
 
 /** A figure: heading, one-line note, chart. */
 export function chartFigure(fig: ChartFigure): string {
   const note = fig.note !== undefined ? `<p class="note">${escapeHtml(fig.note)}</p>` : '';
-  return `<figure class="chart"><h3>${escapeHtml(fig.heading)}</h3>${note}\n${fig.svg}\n</figure>`;
+  const id = fig.id !== undefined ? ` id="${escapeHtml(fig.id)}"` : '';
+  return `<figure class="chart"${id}><h3>${escapeHtml(fig.heading)}</h3>${note}\n${fig.svg}\n</figure>`;
 }
 
 /** A responsive grid of figures: as many columns as fit, one on a phone or in print. */
@@ -159,7 +164,7 @@ export function htmlPage(opts: HtmlPageOptions): string {
     // No network: forbids any fetch the page might try (fonts, images, scripts) even if a string slipped in.
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
     `<title>${escapeHtml(opts.title)}</title>`,
-    `<style>${CSS}</style>`,
+    `<style>${CSS}${opts.css ?? ''}</style>`,
     '</head>',
     '<body>',
     '<main>',

@@ -4,6 +4,8 @@ import { writeFileAtomic } from '../../data/write-log.js';
 import { GATE_DEFAULTS, readGateConfig, type GateConfig } from '../../gate/config.js';
 import { runGate } from '../../gate/run-gate.js';
 import { GATE_EXIT_CODES } from '../../gate/types.js';
+import { gateReportHtml } from '../../report/gate-html.js';
+import { gateMemoMarkdown } from '../../report/gate-memo.js';
 import { gateSummary } from '../../report/gate-summary.js';
 import { parseColumnsMapping } from '../options.js';
 import { parseIntOption, parsePolicyOption } from '../parse.js';
@@ -21,6 +23,11 @@ interface GateFlags {
   sliceBy?: string;
   json?: boolean;
   out?: string;
+  report?: string;
+  memo?: string;
+  releaseId?: string;
+  scope?: string;
+  nextReviewAt?: string;
   bootstrap?: string;
   seed?: string;
   threads?: string;
@@ -41,6 +48,11 @@ export function registerGate(program: Command): void {
     .option('--threads <n>', 'worker threads for the bootstrap; results are identical for any count')
     .option('--columns <new=old,...>', 'map contract names to your column names')
     .option('--out <file>', 'also write the JSON result to this file (atomically)')
+    .option('--report <file>', 'also write the self-contained HTML report (estimates, weights, slices as plots)')
+    .option('--memo <file>', 'also write the one-page Markdown release memo')
+    .option('--release-id <id>', 'release id for the memo')
+    .option('--scope <text>', 'scope of the release, for the memo')
+    .option('--next-review-at <when>', 'when the decision is reviewed next, for the memo')
     .option('--json', 'print the JSON result instead of the summary')
     .action(async (flags: GateFlags) => {
       let config: GateConfig = flags.config === undefined ? GATE_DEFAULTS : await readGateConfig(flags.config);
@@ -67,6 +79,8 @@ export function registerGate(program: Command): void {
       });
       const json = JSON.stringify(result, null, 2) + '\n';
       if (flags.out !== undefined) await writeFileAtomic(flags.out, json);
+      if (flags.report !== undefined) await writeFileAtomic(flags.report, await gateReportHtml(result));
+      if (flags.memo !== undefined) await writeFileAtomic(flags.memo, gateMemoMarkdown(result, { releaseId: flags.releaseId, scope: flags.scope, nextReviewAt: flags.nextReviewAt }));
       process.stdout.write(flags.json === true ? json : gateSummary(result));
       process.exitCode = GATE_EXIT_CODES[result.verdict.colour];
     });
