@@ -225,6 +225,38 @@ describe('ope gate: the CLI', () => {
   });
 });
 
+describe('ope gate on ope synth logs', () => {
+  it('synth targets with known values: the better one passes green, the worse one is held red', async () => {
+    const out = join(dir, 'synth');
+    const s = runCli(['synth', '--out', out, '--n', '20000', '--format', 'parquet', '--seed', '3']);
+    expect(s.code, s.stderr).toBe(0);
+    const truth = JSON.parse(await readFile(join(out, 'truth.json'), 'utf8')) as { targets: { name: string; file: string; value_population: number }[] };
+    const byName = (n: string) => truth.targets.find((t) => t.name === n) as { file: string; value_population: number };
+    // softmax-0.5 is worth more than uniform in this world (truth.json), by far more than the noise
+    expect(byName('softmax-0.5').value_population - byName('uniform').value_population).toBeGreaterThan(0.05);
+    const args = (c: string, b: string) => [
+      'gate',
+      '--log',
+      join(out, 'log.parquet'),
+      '--candidate',
+      `c=${join(out, byName(c).file)}`,
+      '--baseline',
+      `b=${join(out, byName(b).file)}`,
+      '--bootstrap',
+      '200',
+      '--json',
+    ];
+    const up = runCli(args('softmax-0.5', 'uniform'));
+    expect(up.code, up.stderr).toBe(0);
+    const upDoc = JSON.parse(up.stdout) as GateResult;
+    const truthDiff = byName('softmax-0.5').value_population - byName('uniform').value_population;
+    for (const d of upDoc.differences) expect(Math.abs(d.difference - truthDiff), d.estimator).toBeLessThan(4 * d.se);
+    const down = runCli(args('uniform', 'softmax-0.5'));
+    expect(down.code).toBe(4);
+    expect((JSON.parse(down.stdout) as GateResult).checks.find((c) => c.id === 'non_inferiority')?.colour).toBe('red');
+  });
+});
+
 describe('gate config and PSI', () => {
   it('defaults, overrides, and errors naming the key', () => {
     expect(resolveGateConfig(undefined)).toBe(GATE_DEFAULTS);
