@@ -854,10 +854,8 @@ class SoftmaxExploration implements ExplorationPolicy {
    * b sits in prefix[0] and is marked taken; the drawn items go to prefix[1..k].
    */
   private ownEstimate(b: number, k: number, rng: RandomStream): number {
-    const { n, L, e, z, W, C, top, isTop, taken, prefix, dist, ownSamples, tailWeight } = this;
+    const { n, L, e, z, top, isTop, taken, prefix, dist, ownSamples, tailWeight } = this;
     const guide = this.readyGuide();
-    const G = guide.length;
-    const total = C[n - 1];
     const eb = e[b];
     taken[b] = 1;
     prefix[0] = b;
@@ -896,38 +894,52 @@ class SoftmaxExploration implements ExplorationPolicy {
           term *= 1 - pb;
         }
         // Slot j's item from Plackett-Luce without b (n - 1 - j >= 1 items are left).
-        let a = -1;
-        if (R * REJECTION_SHARE >= W) {
-          for (let tries = 0; tries < 32 && a < 0; tries++) {
-            const u = rng.uniform();
-            const t = u * total;
-            let i = guide[Math.floor(u * G)];
-            while (i < n - 1 && C[i] <= t) i++;
-            if (taken[i] === 0 && e[i] > 0) a = i;
-          }
-        }
-        if (a < 0) {
-          const u = rng.uniform();
-          if (R >= TINY) a = this.draw(u, R, j + 1);
-          if (a < 0) a = this.exactDraw(u);
-        }
+        const a = this.monteCarloDraw(rng, R, j + 1, guide);
         prefix[j + 1] = a;
         taken[a] = 1;
-        if (isTop[a] === 1) {
-          best = 0;
-          for (let i = 0; i < L; i++) {
-            const c = top[i];
-            if (taken[c] === 0) best += e[c];
-          }
-        } else {
-          rest -= e[a];
-        }
+        if (isTop[a] === 1) best = this.untakenTopWeight();
+        else rest -= e[a];
       }
       for (let i = 1; i <= k; i++) taken[prefix[i]] = 0;
       sum += term;
     }
     taken[b] = 0;
     return sum / ownSamples;
+  }
+
+  /**
+   * The next item of a Monte Carlo prefix (R = the untaken weight, k = the slot): by rejection from
+   * all items while at least 1/8 of the weight is left, else (or after 32 rejections) by the
+   * conditional draw, which keeps the law exact conditionally on the rejections.
+   */
+  private monteCarloDraw(rng: RandomStream, R: number, k: number, guide: Int32Array): number {
+    const { n, e, C, W, taken } = this;
+    const G = guide.length;
+    const total = C[n - 1];
+    let a = -1;
+    if (R * REJECTION_SHARE >= W) {
+      for (let tries = 0; tries < 32 && a < 0; tries++) {
+        const u = rng.uniform();
+        const t = u * total;
+        let i = guide[Math.floor(u * G)];
+        while (i < n - 1 && C[i] <= t) i++;
+        if (taken[i] === 0 && e[i] > 0) a = i;
+      }
+    }
+    if (a < 0) {
+      const u = rng.uniform();
+      if (R >= TINY) a = this.draw(u, R, k);
+      if (a < 0) a = this.exactDraw(u);
+    }
+    return a;
+  }
+
+  /** The weight of the untaken items among the L best, re-summed (after one of them is taken). */
+  private untakenTopWeight(): number {
+    const { e, top, taken } = this;
+    let best = 0;
+    for (let i = 0; i < this.L; i++) if (taken[top[i]] === 0) best += e[top[i]];
+    return best;
   }
 
   private readyExactPolicy(): PlackettLucePolicy {
@@ -975,10 +987,8 @@ class SoftmaxExploration implements ExplorationPolicy {
   /** The Rao-Blackwellized estimate of the class comment; out item-major (count x L). Items are checked by the caller. */
   private monteCarlo(items: Int32Array, itemsOff: number, count: number, out: Float64Array, outOff: number, rng: RandomStream | null): void {
     if (rng === null) throw new Error(`exploration '${this.name}': Monte Carlo marginals need a random stream`);
-    const { n, L, e, W, C, top, isTop, taken, prefix, dist, sumInverse, requested, samples, tailWeight } = this;
+    const { n, L, e, W, top, isTop, taken, prefix, dist, sumInverse, requested, samples, tailWeight } = this;
     const guide = this.readyGuide();
-    const G = guide.length;
-    const total = C[n - 1];
     if (this.B.length < count * L) {
       this.B = new Float64Array(count * L);
       this.D = new Float64Array(count * L);
@@ -1016,33 +1026,11 @@ class SoftmaxExploration implements ExplorationPolicy {
         }
         if (k === L - 1) break;
         // Draw slot k's item.
-        let a = -1;
-        if (R * REJECTION_SHARE >= W) {
-          for (let tries = 0; tries < 32 && a < 0; tries++) {
-            const u = rng.uniform();
-            const t = u * total;
-            let i = guide[Math.floor(u * G)];
-            while (i < n - 1 && C[i] <= t) i++;
-            if (taken[i] === 0 && e[i] > 0) a = i;
-          }
-        }
-        if (a < 0) {
-          // Conditionally on the rejections the conditional draw keeps the law exact.
-          const u = rng.uniform();
-          if (R >= TINY) a = this.draw(u, R, k);
-          if (a < 0) a = this.exactDraw(u);
-        }
+        const a = this.monteCarloDraw(rng, R, k, guide);
         prefix[k] = a;
         taken[a] = 1;
-        if (isTop[a] === 1) {
-          best = 0;
-          for (let i = 0; i < L; i++) {
-            const b = top[i];
-            if (taken[b] === 0) best += e[b];
-          }
-        } else {
-          rest -= e[a];
-        }
+        if (isTop[a] === 1) best = this.untakenTopWeight();
+        else rest -= e[a];
         const c = requested[a];
         if (c >= 0) held[heldCount++] = c;
       }

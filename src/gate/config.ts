@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../data/errors.js';
+import { readJsonOption } from '../data/read-json.js';
 
 /**
  * The OPE sanity gate's thresholds (issue 7). Starter values, all overridable with
@@ -138,17 +138,5 @@ export function resolveGateConfig(doc: unknown, where = '--config'): GateConfig 
 
 /** Reads and resolves a gate.json; errors are usage errors naming the file. */
 export async function readGateConfig(path: string): Promise<GateConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--config: cannot read '${path}' (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`--config: '${path}' is not valid JSON (${(err as Error).message})`);
-  }
-  return resolveGateConfig(doc, `--config ${path}`);
+  return resolveGateConfig(await readJsonOption(path, '--config'), `--config ${path}`);
 }

@@ -1,5 +1,6 @@
 import { slateLoggerSchema, slateTargetSchema } from '../../../simulators/write-slate-synth.js';
 import { readdir, readFile, rm } from 'node:fs/promises';
+import { readJsonOption } from '../../data/read-json.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveFeedbackWorldConfig, type FeedbackWorldConfig } from '../../../simulators/feedback-config.js';
@@ -101,18 +102,7 @@ function parseScenarioList(where: string, names: readonly unknown[]): ScenarioPr
 
 /** Reads --config: a JSON object with FeedbackLoopConfig's keys; unknown keys are a usage error. */
 async function readConfigFile(path: string): Promise<FeedbackLoopConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--config: cannot read '${path}' (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`--config: '${path}' is not valid JSON (${(err as Error).message})`);
-  }
+  const doc = await readJsonOption(path, '--config');
   if (!isObject(doc)) throw new UsageError(`--config: '${path}' must hold a JSON object`);
   checkKeys('--config', doc, CONFIG_KEYS);
   if (doc.world !== undefined) {
