@@ -5,7 +5,7 @@
  * bench/out/results.json. Data files are generated once into bench/out/data/ and reused.
  *
  *   --quick            smoke sizes: 1e6-row Arrow log for the point case, 1e5 rows (slate-1e6: 1e5 slates) elsewhere
- *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6, reward-model-1e5, simulate;
+ *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6, reward-model-1e5, simulate, replay-1e6;
  *                      bootstrap-kernel (a diagnostic: the kernel and the worker pool alone) runs only when named
  *   --repeats <n>      measurements per variant (default 3; the median is reported)
  *   --max-busy <c>     before each measurement wait while other processes keep more than c cores
@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { cpuTimes, CASES_DIR, dataPath, othersBusyCores, OUT_DIR, parseArgs, ROOT, round, waitForQuiet, type BenchFormat, type CaseResult } from './lib/common.js';
 import { formatSummary, summarizeProfile } from './prof-summary.js';
 
-const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'reward-model-1e5', 'simulate', 'bootstrap-kernel'] as const;
+const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'reward-model-1e5', 'simulate', 'replay-1e6', 'bootstrap-kernel'] as const;
 /** Diagnostic cases: run only when named with --only. */
 const OPT_IN: readonly string[] = ['bootstrap-kernel'];
 type CaseName = (typeof CASES)[number];
@@ -198,6 +198,11 @@ function jobs(): Job[] {
         });
       }
     }
+  }
+  if (wanted('replay-1e6')) {
+    // Issue 8: rejection replay of LinUCB over 1e6 logged events, K = 20, 10 features, uniform logger.
+    const rows = quick ? 1e5 : 1e6;
+    out.push({ case: 'replay-1e6', variant: 'linucb K=20 d=10', rows, script: script('replay-1e6'), args: ['--rows', String(rows)] });
   }
   if (wanted('simulate')) {
     // Issue 6: the default configuration under 60 s, and a 100x larger world to show how the cost grows.

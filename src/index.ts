@@ -43,6 +43,28 @@ export { evaluationDocument, toJson } from './report/evaluation-json.js';
 // Reward models (issue 5): fit once, write a copy of the log with q_hat for reuse.
 export { writeFittedLog, fittedPolicyPath, type WriteFittedOptions, type WriteFittedResult, type FittedFile } from './reward-model/write-fitted.js';
 
+// Replay of adaptive policies (issue 8): the policy interface, built-in learners, the engine.
+export {
+  replayLog,
+  summarizeLog,
+  curveGrid,
+  REPLAY_METHODS,
+  type ReplayLog,
+  type ReplayOptions,
+  type ReplayResult,
+  type ReplayRun,
+  type PolicyReplayResult,
+  type ReplayMethod,
+  type LogSummary,
+} from './replay/engine.js';
+export type { ReplayPolicy, ReplayPolicyFactory, ReplayPolicySpec } from './replay/policy.js';
+export { parseReplayPolicySpec, resolveReplayPolicies, type LearnerSpec } from './replay/specs.js';
+export { epsilonGreedy } from './replay/learners/epsilon-greedy.js';
+export { linUcb } from './replay/learners/linucb.js';
+export { thompsonLinear } from './replay/learners/thompson.js';
+export { loadFixedPolicy } from './replay/learners/fixed.js';
+export { acceptanceProbability, defaultMaxRatio, uniformLoggerAccepts, sampleFromDistribution } from '../estimators/replay.js';
+
 // Statistics: the exact bootstrap-weight spec and the intervals.
 export { mix32, poissonWeight, poisson1, POISSON1_THRESHOLDS } from './stats/hash.js';
 export { percentileInterval, bcaInterval, normalInterval, bernsteinInterval, type Interval, type IntervalMethod } from './stats/intervals.js';

@@ -7,6 +7,7 @@ import { registerDemo } from './demo.js';
 import { registerSimulate } from './simulate.js';
 import { registerGate } from './gate.js';
 import { registerFilter } from './filter.js';
+import { registerReplay } from './replay.js';
 
 /** One file per command; each adds itself to the program. */
 export function registerCommands(program: Command): void {
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerSimulate(program);
   registerGate(program);
   registerFilter(program);
+  registerReplay(program);
 }
