@@ -77,6 +77,8 @@ export { writeBanditSynth } from '../simulators/write-bandit-synth.js';
 export { synthAligned, synthToAligned } from '../simulators/synth-batches.js';
 export { generateSlateLog, type SlateSynthConfig, type SlateSynthBatch } from '../simulators/slate-world.js';
 export { writeSlateSynth } from '../simulators/write-slate-synth.js';
+export { makeBanditWorld, resolveBanditConfig, expectedRewardsInto, type BanditWorld } from '../simulators/bandit-world.js';
+export { servedLog, runOnline, type OnlineLogger } from '../simulators/bandit-online.js';
 export { runCoverageStudy, type CoverageStudy, type CoverageCell } from '../simulators/coverage-study.js';
 
 // The feedback-loop simulator (issue 6): a ground-truth world, a TF.js two-tower recommender

@@ -28,7 +28,7 @@ export function replayTable(res: ReplayResult, footer: readonly string[] = []): 
       ? `M = ${fmt(res.maxRatio)} (${res.maxRatioSource}): about 1 event in M is accepted`
       : `queue-based replay (Mandel et al. 2016): ${res.distinctContexts} distinct contexts; each replay stops at its first empty (context, action) queue`,
     res.resampled
-      ? `interval: ${res.policies[0]?.interval.method ?? ''}: each replay resamples the log, so it covers the log's sampling noise and the replay's own draws; seed ${res.seed}`
+      ? `interval: ${res.policies[0]?.interval.method ?? ''}: each replay weighs its accepted events by Poisson(1) bootstrap weights, so it covers the log's reward noise and the replay's own draws; seed ${res.seed}`
       : `interval: ${res.policies[0]?.interval.method ?? ''} (${res.bootstrap} resamples), replay randomness only, not the log's sampling noise; seed ${res.seed}`,
     ...(res.method === 'queue' && (res.distinctContexts ?? 0) > res.log.n / 2
       ? [
@@ -150,7 +150,7 @@ export async function replayHtml(res: ReplayResult, logPath: string, points = 20
           table +
           `<p class="note">${escapeHtml(
             res.resampled
-              ? `Interval: ${res.policies[0]?.interval.method ?? ''}; every replay resamples the log, so it covers the log's sampling noise as well as the replay's own draws.`
+              ? `Interval: ${res.policies[0]?.interval.method ?? ''}; every replay weighs its accepted events by Poisson(1) bootstrap weights, so it covers the log's reward noise as well as the replay's own draws.`
               : `Interval: ${res.policies[0]?.interval.method ?? ''} of the replay means; it shows the replay's own randomness on this log, not the log's sampling noise.`,
           )}</p>`,
       },

@@ -48,7 +48,7 @@ export function registerReplay(program: Command): void {
     .addOption(
       new Option(
         '--resample <how>',
-        "poisson: every replay resamples the log (Poisson(1) copies of each event), so the interval covers the log's sampling noise; none: the log as it is (the interval then covers the replay's own draws only)",
+        "poisson: every replay weighs its accepted events by Poisson(1) bootstrap weights, so the interval covers the log's reward noise; none: plain averages (the interval then covers the replay's own draws only)",
       )
         .choices(['poisson', 'none'])
         .default('poisson'),
