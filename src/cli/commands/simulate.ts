@@ -24,6 +24,7 @@ import { UsageError } from '../../data/errors.js';
 import { writeFileAtomic, writeTable, type OutBatch, type OutColumnSpec } from '../../data/write-log.js';
 import { loadTf, parseBackendChoice, BACKEND_CHOICES } from '../../tf/backend.js';
 import { simulateReportHtml } from '../../report/simulate-report.js';
+import { runReleases } from './simulate-releases.js';
 import { TOOL_VERSION } from '../../version.js';
 import { parseIntOption } from '../parse.js';
 import { progressBar } from '../progress.js';
@@ -53,6 +54,7 @@ export interface SimulateFlags {
   json?: boolean;
   resume?: boolean;
   actionDist?: boolean;
+  releases?: boolean;
 }
 
 /** The keys --config may set (FeedbackLoopConfig's, JSON-able). */
@@ -220,7 +222,16 @@ export function registerSimulate(program: Command): void {
     .option('--json', 'print one JSON document to stdout instead of the summary line')
     .option('--action-dist', "also write the next policy's per-position action_dist (rows x items numbers) into the round logs")
     .option('--resume', "continue the interrupted run in --out from its last completed round (the same command; outputs equal an uninterrupted run's, byte for byte)")
+    .option('--releases', 'instead of the loop: twelve candidate releases with offline deltas (OPE estimators, recall@L, nDCG@L) and true online deltas, as DIR/releases.csv for ope predictive')
     .action(async (flags: SimulateFlags) => {
+      if (flags.releases === true) {
+        const config = await configFromFlags(flags);
+        const r = await runReleases(flags.out, config.world ?? {}, flags.tfBackend === undefined ? undefined : parseBackendChoice(flags.tfBackend, '--tf-backend'));
+        process.stdout.write(
+          flags.json === true ? JSON.stringify({ tool: 'ope-toolkit', version: TOOL_VERSION, command: 'simulate --releases', out: flags.out, files: r.files }, null, 2) + '\n' : r.summary + '\n',
+        );
+        return;
+      }
       const doc = await runSimulate(flags);
       if (flags.json === true) {
         const { summary: _summary, ...rest } = doc;
