@@ -114,4 +114,23 @@ export { gateMemoMarkdown, type GateMemoMeta } from './report/gate-memo.js';
 export { lineChartSvg, seriesFromRows, type LineChartOptions, type LineSeries } from './report/charts.js';
 export { htmlPage, htmlTable, escapeHtml, chartFigure, chartGrid } from './report/html-page.js';
 
+// Predictive validation (issue 9): does an offline delta predict the online delta of a release?
+export { midRanks, pearson, spearman, signAgreement } from './stats/rank-correlation.js';
+export { readReleases, type ReleaseRecord } from './predictive/read-releases.js';
+export {
+  evaluatePredictive,
+  runPredictive,
+  PREDICTIVE_DEFAULTS,
+  PREDICTIVE_RULES,
+  type PredictiveLag,
+  type PredictiveMetric,
+  type PredictiveOptions,
+  type PredictivePoint,
+  type PredictiveResult,
+  type PredictiveRules,
+  type PredictiveVerdict,
+  type StatWithInterval,
+} from './predictive/protocol.js';
+export { predictiveReportHtml, predictiveTable } from './report/predictive-report.js';
+
 export { TOOL_VERSION } from './version.js';

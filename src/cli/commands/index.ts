@@ -8,6 +8,7 @@ import { registerSimulate } from './simulate.js';
 import { registerGate } from './gate.js';
 import { registerFilter } from './filter.js';
 import { registerReplay } from './replay.js';
+import { registerPredictive } from './predictive.js';
 
 /** One file per command; each adds itself to the program. */
 export function registerCommands(program: Command): void {
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerGate(program);
   registerFilter(program);
   registerReplay(program);
+  registerPredictive(program);
 }
