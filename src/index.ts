@@ -79,6 +79,7 @@ export { generateSlateLog, type SlateSynthConfig, type SlateSynthBatch } from '.
 export { writeSlateSynth } from '../simulators/write-slate-synth.js';
 export { makeBanditWorld, resolveBanditConfig, expectedRewardsInto, type BanditWorld } from '../simulators/bandit-world.js';
 export { servedLog, runOnline, type OnlineLogger } from '../simulators/bandit-online.js';
+export { simulateReleases, clickRankingMetrics, DEFAULT_CANDIDATES, RELEASE_LAGS_DAYS, RELEASE_WORLD_DEFAULTS, type CandidateRecipe, type ReleaseRow, type ReleaseSimulation, type ReleaseSimulationConfig } from '../simulators/releases.js';
 export { runCoverageStudy, type CoverageStudy, type CoverageCell } from '../simulators/coverage-study.js';
 
 // The feedback-loop simulator (issue 6): a ground-truth world, a TF.js two-tower recommender
