@@ -115,6 +115,14 @@ export { gateMemoMarkdown, type GateMemoMeta } from './report/gate-memo.js';
 export { lineChartSvg, seriesFromRows, type LineChartOptions, type LineSeries } from './report/charts.js';
 export { htmlPage, htmlTable, escapeHtml, chartFigure, chartGrid } from './report/html-page.js';
 
+// The OPE sanity gate and candidate filtering (issue 7).
+export { runGate, type GateOptions } from './gate/run-gate.js';
+export { GATE_DEFAULTS, resolveGateConfig, readGateConfig, type GateConfig } from './gate/config.js';
+export { runFilter, policiesInFolder, type FilterOptions, type FilterResult, type FilterRow, type FilterMethod } from './gate/filter.js';
+export { GATE_EXIT_CODES, type GateResult, type GateCheck, type GateColour, type GateDifference, type GateSlice } from './gate/types.js';
+export { gateSummary } from './report/gate-summary.js';
+export { maxTCritical, holmAdjusted } from './stats/simultaneous.js';
+
 // Predictive validation (issue 9): does an offline delta predict the online delta of a release?
 export { midRanks, pearson, spearman, signAgreement } from './stats/rank-correlation.js';
 export { readReleases, type ReleaseRecord } from './predictive/read-releases.js';
