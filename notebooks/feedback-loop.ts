@@ -5,21 +5,26 @@
  * (Chaney, Stewart & Engelhardt 2018; Mansoury et al. 2020)? And how well does OPE on each round's
  * log predict the policy that serves the next round?
  *
- * Run: `npx tsx notebooks/feedback-loop.ts` (about 2 minutes on 2 cores with the wasm backend).
- * Writes notebooks/out/feedback-loop/: README.md, metrics.csv and one SVG per figure; the project
- * README shows these figures.
+ * Run: `npm run notebook -- feedback-loop` (about 2 minutes on 2 cores with the wasm backend).
+ * Writes notebooks/out/feedback-loop/ (or OPE_NOTEBOOK_OUT): README.md, metrics.csv and one SVG per
+ * figure; the project README shows these figures. OPE_NOTEBOOK_SIZE=smoke: a 100 x 100 world,
+ * slates of 5, embedding size 8, 2 rounds, 2 scenarios (a few seconds; for CI).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { lineChartSvg, loadTf, runFeedbackLoop, SCENARIO_PRESETS, seriesFromRows, type FeedbackRoundMetrics } from 'ope-toolkit';
+import { lineChartSvg, loadTf, runFeedbackLoop, SCENARIO_PRESETS, seriesFromRows, type FeedbackLoopConfig, type FeedbackRoundMetrics } from 'ope-toolkit';
+import { notebookOut, notebookSize } from './lib/env.js';
 
-const OUT = fileURLToPath(new URL('./out/feedback-loop/', import.meta.url));
-mkdirSync(OUT, { recursive: true });
+const FULL = notebookSize() === 'full';
+const OUT = notebookOut('feedback-loop');
+const ROUNDS = FULL ? 10 : 2;
+const LAST = ROUNDS - 1;
+const SCENARIOS = FULL ? [...SCENARIO_PRESETS] : (['topk', 'softmax'] as const);
+const SMOKE: FeedbackLoopConfig = { world: { users: 100, items: 100, slateSize: 5 }, model: { dim: 8, epochs: 1 } };
 
 const rt = await loadTf();
 const started = performance.now();
-const result = await runFeedbackLoop(rt, { rounds: 10, scenarios: [...SCENARIO_PRESETS], opeOn: 'holdout' });
+const result = await runFeedbackLoop(rt, { ...(FULL ? {} : SMOKE), rounds: ROUNDS, scenarios: [...SCENARIOS], opeOn: 'holdout' });
 const seconds = (performance.now() - started) / 1000;
 const rows = result.metrics as unknown as Record<string, string | number>[];
 
@@ -74,10 +79,10 @@ writeFileSync(
 const at = (s: string, r: number): FeedbackRoundMetrics => result.metrics.find((m) => m.scenario === s && m.round === r) as FeedbackRoundMetrics;
 const f4 = (x: number): string => x.toFixed(4);
 const table = [
-  '| scenario | Gini r0 -> r9 | coverage@K r0 -> r9 | ARP r9 | CTR r9 (oracle) |',
+  `| scenario | Gini r0 -> r${LAST} | coverage@K r0 -> r${LAST} | ARP r${LAST} | CTR r${LAST} (oracle) |`,
   '|---|---|---|---|---|',
-  ...SCENARIO_PRESETS.map((s) => {
-    const [a, b] = [at(s, 0), at(s, 9)];
+  ...SCENARIOS.map((s) => {
+    const [a, b] = [at(s, 0), at(s, LAST)];
     return `| ${s} | ${f4(a.gini)} -> ${f4(b.gini)} | ${f4(a.coverage_at_k)} -> ${f4(b.coverage_at_k)} | ${b.arp.toFixed(1)} | ${f4(b.ctr_true)} (${f4(b.ctr_oracle)}) |`;
   }),
 ];
@@ -94,9 +99,9 @@ const zStats = (e: string, keep: (m: FeedbackRoundMetrics) => boolean): string =
   return zs.length === 0 ? '- | -' : `${zs[Math.floor(zs.length / 2)].toFixed(2)} | ${((100 * zs.filter((z) => z <= 2).length) / zs.length).toFixed(0)}%`;
 };
 for (const e of estimators) zTable.push(`| ${e} | ${zStats(e, (m) => randomized.has(m.scenario))} | ${zStats(e, (m) => !randomized.has(m.scenario))} |`);
-const readme = `# The feedback loop, default configuration
+const readme = `# The feedback loop, ${FULL ? 'default configuration' : 'smoke size'}
 
-${result.config.world.users} users, ${result.config.world.items} items, slates of ${result.config.world.slateSize}, embedding size 32, 10 rounds, seed ${result.config.world.seed}; every scenario preset on one world with common random numbers; round 0 served by the uniform logger. Backend: ${rt.description}; ${seconds.toFixed(0)} s.
+${result.config.world.users} users, ${result.config.world.items} items, slates of ${result.config.world.slateSize}, embedding size ${FULL ? 32 : SMOKE.model?.dim}, ${ROUNDS} rounds, seed ${result.config.world.seed}; ${FULL ? 'every scenario preset' : SCENARIOS.join(' and ')} on one world with common random numbers; round 0 served by the uniform logger. Backend: ${rt.description}; ${seconds.toFixed(0)} s.
 
 ![Gini](gini.svg) ![coverage](coverage.svg)
 ![ARP](arp.svg) ![CTR](ctr.svg)
@@ -109,7 +114,7 @@ ${table.join('\n')}
 
 ${zTable.join('\n')}
 
-Rounds 1 to 9 (round 0's log comes from the shared uniform logger). The estimates of a deterministic
+Rounds 1 to ${LAST} (round 0's log comes from the shared uniform logger). The estimates of a deterministic
 next policy from a deterministic log (topk, topk-window, popularity-debiased) are not identified: the
 log never shows the items the next top-K would swap in, so the importance-weighted estimators fall
 short of the truth and the DR estimate leans on its reward model. With a randomized logger and
@@ -118,4 +123,4 @@ of 10 that their intervals rarely cover; the item-position estimators (iips, and
 model) do much better.
 `;
 writeFileSync(join(OUT, 'README.md'), readme);
-console.log(`notebooks/out/feedback-loop/: README.md, metrics.csv, ${figures.length + 1} SVG figures (${seconds.toFixed(0)} s on ${rt.description})`);
+console.log(`${OUT}: README.md, metrics.csv, ${figures.length + 1} SVG figures (${seconds.toFixed(0)} s on ${rt.description})`);

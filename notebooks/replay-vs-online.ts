@@ -4,16 +4,17 @@
  * same world for as many events. Two loggers: uniform (Li et al. 2011's exact replay) and the
  * world's own softmax logger (rejection with M = max 1 / propensity, Dudik et al. 2012).
  *
- * Run: `npx tsx notebooks/replay-vs-online.ts` (about a minute on 2 cores). Writes
- * notebooks/out/replay-vs-online/: README.md, curves.csv and one SVG per logger.
+ * Run: `npm run notebook -- replay-vs-online` (about a minute on 2 cores). Writes
+ * notebooks/out/replay-vs-online/ (or OPE_NOTEBOOK_OUT): README.md, curves.csv and one SVG per
+ * logger. OPE_NOTEBOOK_SIZE=smoke: 5,000 events, 2 replays, 2 online runs (seconds; for CI).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { epsilonGreedy, lineChartSvg, linUcb, makeBanditWorld, replayLog, resolveBanditConfig, runOnline, servedLog, thompsonLinear, type LineSeries, type OnlineLogger } from 'ope-toolkit';
+import { notebookOut, notebookSize } from './lib/env.js';
 
-const OUT = fileURLToPath(new URL('./out/replay-vs-online/', import.meta.url));
-mkdirSync(OUT, { recursive: true });
+const FULL = notebookSize() === 'full';
+const OUT = notebookOut('replay-vs-online');
 
 const world = makeBanditWorld(resolveBanditConfig({ n: 1, actions: 10, dim: 5, reward: 'logistic', loggingTemperature: 1, qHatNoise: 0, seed: 11 }));
 const learners = [
@@ -21,10 +22,10 @@ const learners = [
   { label: 'ts:v=0.5', factory: thompsonLinear(0.5, 1) },
   { label: 'eps:epsilon=0.1', factory: epsilonGreedy(0.1) },
 ];
-const N = 200_000;
-const REPLAYS = 10;
-const ONLINE_RUNS = 10;
-const POINTS = 40;
+const N = FULL ? 200_000 : 5_000;
+const REPLAYS = FULL ? 10 : 2;
+const ONLINE_RUNS = FULL ? 10 : 2;
+const POINTS = FULL ? 40 : 10;
 /** One colour per learner, for its replayed (solid) and online (dashed) curve. */
 const COLORS = ['#4c78a8', '#f58518', '#e45756'];
 
@@ -76,4 +77,4 @@ CTR against events seen, mean over replays and over online runs. ${seconds.toFix
 ${summary.join('\n')}
 `,
 );
-console.log(`notebooks/out/replay-vs-online/: README.md, curves.csv, 2 SVG figures (${seconds.toFixed(0)} s)`);
+console.log(`${OUT}: README.md, curves.csv, 2 SVG figures (${seconds.toFixed(0)} s)`);
