@@ -78,7 +78,7 @@ import type { TfRuntime } from '../src/tf/backend.js';
 import { makeExploration, SlateRowBuilder, type ExplorationPolicy, type ExplorationSlateRows, type ExplorationSpec } from './exploration.js';
 import { resolveFeedbackWorldConfig, type FeedbackWorldConfig, type ResolvedFeedbackWorldConfig } from './feedback-config.js';
 import { averageRecommendationPopularity, catalogCoverage, countItems, giniIndex, homogenization, longTailShare, popularityLift, regret, shannonEntropy } from './feedback-metrics.js';
-import { alignedOf, directValue, fitPositionItemModel, slateDoublyRobust, slateSnips, type FeedbackTrainingLog } from './feedback-ope.js';
+import { alignedOf, concatLogs, directValue, fitPositionItemModel, slateDoublyRobust, slateSnips, type FeedbackTrainingLog } from './feedback-ope.js';
 import { arrivals, clicksInto, driftUsers, makeFeedbackWorld, oracleValue, policyValueFromMarginals, relevanceInto, slateValue, type FeedbackWorld } from './feedback-world.js';
 import { blockStream } from './random-streams.js';
 import { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerLoss, type TwoTowerModel, type TwoTowerState } from './two-tower.js';
@@ -351,21 +351,6 @@ function servingScores(state: ScenarioState, users: Int32Array, I: number, adj: 
 function windowLogs(state: ScenarioState): FeedbackTrainingLog[] {
   const w = state.spec.window;
   return w === null ? state.logs : state.logs.slice(Math.max(0, state.logs.length - w));
-}
-
-function concatLogs(logs: readonly FeedbackTrainingLog[]): FeedbackTrainingLog {
-  let n = 0;
-  for (const l of logs) n += l.users.length;
-  const out: FeedbackTrainingLog = { users: new Int32Array(n), items: new Int32Array(n), clicked: new Float32Array(n), positions: new Int32Array(n) };
-  let off = 0;
-  for (const l of logs) {
-    out.users.set(l.users, off);
-    out.items.set(l.items, off);
-    out.clicked.set(l.clicked, off);
-    out.positions.set(l.positions, off);
-    off += l.users.length;
-  }
-  return out;
 }
 
 /** Adds a logged round to the scenario's history, click counts and clicked items (in row order). */

@@ -18,6 +18,22 @@ export interface FeedbackTrainingLog {
   readonly positions: Int32Array;
 }
 
+/** The logs one after the other, as one training log. */
+export function concatLogs(logs: readonly FeedbackTrainingLog[]): FeedbackTrainingLog {
+  let n = 0;
+  for (const l of logs) n += l.users.length;
+  const out: FeedbackTrainingLog = { users: new Int32Array(n), items: new Int32Array(n), clicked: new Float32Array(n), positions: new Int32Array(n) };
+  let off = 0;
+  for (const l of logs) {
+    out.users.set(l.users, off);
+    out.items.set(l.items, off);
+    out.clicked.set(l.clicked, off);
+    out.positions.set(l.positions, off);
+    off += l.users.length;
+  }
+  return out;
+}
+
 /** The rows as the estimators' aligned batch (slate ids keyed as the readers key them). */
 export function alignedOf(rows: ExplorationSlateRows): { log: LogBatch; policies: PolicyBatch[] } {
   const n = rows.rows;

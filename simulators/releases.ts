@@ -3,7 +3,7 @@ import { evaluateStream } from '../src/engine/evaluate.js';
 import type { TfRuntime } from '../src/tf/backend.js';
 import { makeExploration, SlateRowBuilder, type ExplorationPolicy, type ExplorationSpec } from './exploration.js';
 import { resolveFeedbackWorldConfig, type FeedbackWorldConfig, type ResolvedFeedbackWorldConfig } from './feedback-config.js';
-import { alignedOf, directValue, fitPositionItemModel, slateDoublyRobust, slateSnips, type FeedbackTrainingLog } from './feedback-ope.js';
+import { alignedOf, concatLogs, directValue, fitPositionItemModel, slateDoublyRobust, slateSnips, type FeedbackTrainingLog } from './feedback-ope.js';
 import { arrivals, clicksInto, driftUsers, makeFeedbackWorld, policyValueFromMarginals, type FeedbackWorld } from './feedback-world.js';
 import { blockStream } from './random-streams.js';
 import { createTwoTower, scoreAll, type TwoTowerLoss } from './two-tower.js';
@@ -111,20 +111,6 @@ function serve(world: FeedbackWorld, round: number, users: Int32Array, policy: E
   return { slates, clicks, log };
 }
 
-function concat(logs: readonly FeedbackTrainingLog[]): FeedbackTrainingLog {
-  const n = logs.reduce((s, l) => s + l.users.length, 0);
-  const out: FeedbackTrainingLog = { users: new Int32Array(n), items: new Int32Array(n), clicked: new Float32Array(n), positions: new Int32Array(n) };
-  let off = 0;
-  for (const l of logs) {
-    out.users.set(l.users, off);
-    out.items.set(l.items, off);
-    out.clicked.set(l.clicked, off);
-    out.positions.set(l.positions, off);
-    off += l.users.length;
-  }
-  return out;
-}
-
 /**
  * recall@L and nDCG@L (binary relevance: the clicked items of the logged slate; Jarvelin &
  * Kekalainen 2002) of the top-L ranking of `scores` for each logged slate with a click, averaged
@@ -224,7 +210,7 @@ export async function simulateReleases(rt: TfRuntime, cfg: ReleaseSimulationConf
     for (const c of candidates) {
       const model = createTwoTower(rt, { users: worldConfig.users, items: I, dim, epochs: c.epochs, loss: c.loss, seed });
       models.push(model);
-      const train = c.window === 'all' ? concat([log0, log1]) : log1;
+      const train = c.window === 'all' ? concatLogs([log0, log1]) : log1;
       await model.train(train, { round: 1 });
       policies.push(makeExploration({ ...c.exploration, name: c.name }, I, L));
       scores.push(modelScores(model, users2, I, train, c.popularityPenalty));

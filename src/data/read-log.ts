@@ -119,7 +119,8 @@ function checkOptions(path: string, opts: ReadOptions): void {
   if (rows !== undefined && !(Number.isInteger(rows) && rows > 0)) throw new UsageError(`batchRows must be a positive integer, got ${rows}`);
 }
 
-async function checkReadable(path: string): Promise<void> {
+/** A readable file (not a folder): else an InputError naming it (exit 2). */
+export async function checkReadable(path: string): Promise<void> {
   try {
     const s = await stat(path);
     if (s.isDirectory()) throw new InputError('is a directory, not a file', { file: path });

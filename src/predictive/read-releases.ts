@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { checkReadable } from '../data/read-log.js';
+import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { InputError } from '../data/errors.js';
 import { formatOf, SUPPORTED_EXTENSIONS, type TableFormat } from '../data/formats.js';
@@ -32,17 +33,6 @@ export const LAG_COLUMN = 'lag_days';
 
 const READERS: Readonly<Record<TableFormat, RawReader>> = { arrow: readArrow, parquet: readParquet, csv: readCsv, jsonl: readJsonl };
 const CHUNK_ROWS = 65536;
-
-async function checkReadable(path: string): Promise<void> {
-  try {
-    const s = await stat(path);
-    if (s.isDirectory()) throw new InputError('is a directory, not a file', { file: path });
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? String(err)})`, { file: path });
-  }
-}
 
 function selectorFor(path: string): ColumnSelector {
   const wanted = new Set<string>([...RELEASE_COLUMNS, LAG_COLUMN]);

@@ -1,4 +1,5 @@
 import type { GateResult } from '../gate/types.js';
+import { renderTable } from './format.js';
 
 /**
  * The gate's terminal summary: the estimates, then one line per check (worst first), then the
@@ -27,8 +28,11 @@ export function gateSummary(r: GateResult): string {
     lines.push('');
     const head = ['estimator', r.candidate.name, r.baseline.name, `difference [${level}% CI]`];
     const rows = r.differences.map((d) => [d.estimator, f(d.candidate), f(d.baseline), `${signed(d.difference)} [${f(d.ci.lower)}, ${f(d.ci.upper)}]`]);
-    const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
-    for (const row of [head, ...rows]) lines.push('  ' + row.map((c, j) => c.padEnd(widths[j])).join('  '));
+    lines.push(
+      ...renderTable(head, rows)
+        .split('\n')
+        .map((l) => '  ' + l),
+    );
   }
   if (r.slices.length > 0) {
     lines.push('');

@@ -1,3 +1,4 @@
+import { renderTable } from './format.js';
 import type * as vl from 'vega-lite';
 import type { PredictiveLag, PredictiveMetric, PredictiveResult, PredictiveVerdict, StatWithInterval } from '../predictive/protocol.js';
 import { REFERENCE_COLOR, renderVegaLiteSvg } from './charts.js';
@@ -68,16 +69,11 @@ export function predictiveTable(r: PredictiveResult): string {
       rows.push([m.metric, String(l.lagDays), String(l.n), withCi(l.spearman), withCi(l.pearson), withCi(l.signAgreement), l.lagDays === m.verdictLag ? m.verdict : '']);
     }
   }
-  const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
-  for (const row of [head, ...rows]) {
-    lines.push(
-      '  ' +
-        row
-          .map((c, j) => c.padEnd(widths[j]))
-          .join('  ')
-          .trimEnd(),
-    );
-  }
+  lines.push(
+    ...renderTable(head, rows)
+      .split('\n')
+      .map((l) => '  ' + l),
+  );
   lines.push('');
   for (const m of r.metrics) lines.push(`${m.metric}: ${m.verdict}: ${m.reasons.join('; ')}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);

@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { UsageError } from '../../data/errors.js';
 import { writeFileAtomic } from '../../data/write-log.js';
 import { policiesInFolder, runFilter, type FilterMethod, type FilterResult } from '../../gate/filter.js';
+import { renderTable } from '../../report/format.js';
 import { parseColumnsMapping } from '../options.js';
 import { parseFloatOption, parseIntOption, parsePolicyOption } from '../parse.js';
 
@@ -53,15 +54,11 @@ export function filterTable(r: FilterResult): string {
     ...(r.method === 'holm' ? [f(c.adjustedP ?? NaN)] : []),
     c.shortlisted ? 'yes' : '',
   ]);
-  const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
-  for (const row of [head, ...rows])
-    lines.push(
-      '  ' +
-        row
-          .map((c, j) => c.padEnd(widths[j]))
-          .join('  ')
-          .trimEnd(),
-    );
+  lines.push(
+    ...renderTable(head, rows)
+      .split('\n')
+      .map((l) => '  ' + l),
+  );
   lines.push('', r.shortlist.length > 0 ? `shortlist for shadow: ${r.shortlist.join(', ')}` : 'shortlist for shadow: none (no candidate clears the minimum effect with simultaneous confidence)');
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
