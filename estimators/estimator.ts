@@ -13,6 +13,28 @@ interface StatisticBase {
   readonly needsRewardModel: boolean;
   /** What the inputs lack for this statistic, in words for the user (undefined: nothing). */
   missing?(cols: BanditColumns): string | undefined;
+  /**
+   * The same per-row value as a SQL expression of the row's columns (DESIGN.md §5), for the SQL
+   * engines (src/sql). Defined beside `compute` so the two cannot drift; absent when the statistic
+   * is not closed-form in one row (slate prefix scans) or not compiled yet.
+   */
+  readonly sql?: (c: SqlColumns) => string;
+}
+
+/**
+ * SQL expressions (DOUBLE, parenthesized) of one row's bandit columns, as in BanditColumns:
+ * w = pi(a|x) / mu, r, q = q_hat(x, a), qpi = sum_a pi(a|x) q_hat(x, a).
+ */
+export interface SqlColumns {
+  readonly w: string;
+  readonly r: string;
+  readonly q: string;
+  readonly qpi: string;
+}
+
+/** A number as a SQL DOUBLE literal that parses to exactly this double (Infinity included). */
+export function sqlNumber(x: number): string {
+  return `CAST('${String(x)}' AS DOUBLE)`;
 }
 
 /** A statistic of one row: out[i] = t(row i), for i < cols.n. */

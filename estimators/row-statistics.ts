@@ -1,5 +1,5 @@
 import type { BanditColumns } from '../src/data/bandit-columns.js';
-import type { RowStatistic } from './estimator.js';
+import { sqlNumber, type RowStatistic } from './estimator.js';
 
 /**
  * The per-row statistics of the bandit estimators. Each is a closed-form expression of one row's
@@ -21,6 +21,7 @@ export const weight: RowStatistic = {
   compute(c, out) {
     out.set(c.w.subarray(0, c.n));
   },
+  sql: (c) => c.w,
 };
 
 export const weightedReward: RowStatistic = {
@@ -30,6 +31,7 @@ export const weightedReward: RowStatistic = {
     const { w, r } = c;
     for (let i = 0; i < c.n; i++) out[i] = w[i] * r[i];
   },
+  sql: (c) => `(${c.w} * ${c.r})`,
 };
 
 /** min(w, L) r: Ionides 2008, "Truncated importance sampling". */
@@ -41,6 +43,7 @@ export function clippedWeightedReward(clip: number): RowStatistic {
       const { w, r } = c;
       for (let i = 0; i < c.n; i++) out[i] = (w[i] < clip ? w[i] : clip) * r[i];
     },
+    sql: (c) => `((CASE WHEN ${c.w} < ${sqlNumber(clip)} THEN ${c.w} ELSE ${sqlNumber(clip)} END) * ${c.r})`,
   };
 }
 
@@ -54,6 +57,7 @@ export function subGaussianWeightedReward(lambda: number): RowStatistic {
       const a = 1 - lambda;
       for (let i = 0; i < c.n; i++) out[i] = (w[i] / (a + lambda * w[i])) * r[i];
     },
+    sql: (c) => `((${c.w} / (${sqlNumber(1 - lambda)} + ${sqlNumber(lambda)} * ${c.w})) * ${c.r})`,
   };
 }
 
@@ -66,6 +70,7 @@ export function weightAbove(threshold: number): RowStatistic {
       const { w } = c;
       for (let i = 0; i < c.n; i++) out[i] = w[i] > threshold ? 1 : 0;
     },
+    sql: (c) => `(CASE WHEN ${c.w} > ${sqlNumber(threshold)} THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END)`,
   };
 }
 
@@ -75,6 +80,7 @@ export const targetRewardModel: RowStatistic = {
   compute(c, out) {
     out.set(needQ(c, 'qpi').qpi.subarray(0, c.n));
   },
+  sql: (c) => c.qpi,
 };
 
 /** w (r - q): the importance-weighted residual of the doubly robust family. */
@@ -86,6 +92,7 @@ export const weightedResidual: RowStatistic = {
     const { w, r } = c;
     for (let i = 0; i < c.n; i++) out[i] = w[i] * (r[i] - q[i]);
   },
+  sql: (c) => `(${c.w} * (${c.r} - ${c.q}))`,
 };
 
 /** qpi + w (r - q): Dudik, Langford & Li 2011, eq. (3). */
@@ -97,6 +104,7 @@ export const doublyRobustTerm: RowStatistic = {
     const { w, r } = c;
     for (let i = 0; i < c.n; i++) out[i] = qpi[i] + w[i] * (r[i] - q[i]);
   },
+  sql: (c) => `(${c.qpi} + ${c.w} * (${c.r} - ${c.q}))`,
 };
 
 /** qpi + w (r - q) 1[w <= tau]: Wang, Agarwal & Dudik 2017, eq. (10), in OBP's form. */
@@ -109,6 +117,7 @@ export function switchTerm(tau: number): RowStatistic {
       const { w, r } = c;
       for (let i = 0; i < c.n; i++) out[i] = qpi[i] + (w[i] <= tau ? w[i] * (r[i] - q[i]) : 0);
     },
+    sql: (c) => `(${c.qpi} + (CASE WHEN ${c.w} <= ${sqlNumber(tau)} THEN ${c.w} * (${c.r} - ${c.q}) ELSE 0.0::DOUBLE END))`,
   };
 }
 
@@ -125,6 +134,7 @@ export function shrinkageTerm(lambda: number): RowStatistic {
       const { w, r } = c;
       for (let i = 0; i < c.n; i++) out[i] = qpi[i] + shrunkWeight(w[i], lambda) * (r[i] - q[i]);
     },
+    sql: (c) => `(${c.qpi} + ${shrunkWeightSql(c.w, lambda)} * (${c.r} - ${c.q}))`,
   };
 }
 
@@ -134,6 +144,13 @@ export function shrunkWeight(w: number, lambda: number): number {
   return (lambda * w) / (w * w + lambda);
 }
 
+/** shrunkWeight in SQL, the same three cases. */
+function shrunkWeightSql(w: string, lambda: number): string {
+  if (lambda === Infinity) return w;
+  if (lambda === 0) return '0.0::DOUBLE';
+  return `((${sqlNumber(lambda)} * ${w}) / (${w} * ${w} + ${sqlNumber(lambda)}))`;
+}
+
 export const squaredWeight: RowStatistic = {
   key: 'w^2',
   needsRewardModel: false,
@@ -141,4 +158,5 @@ export const squaredWeight: RowStatistic = {
     const { w } = c;
     for (let i = 0; i < c.n; i++) out[i] = w[i] * w[i];
   },
+  sql: (c) => `(${c.w} * ${c.w})`,
 };

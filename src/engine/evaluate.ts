@@ -105,7 +105,7 @@ export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterab
   return summarize(plan, { ...totals, replicateSums }, { replicates, kind, seed, ci, alpha, bounds });
 }
 
-function chooseBounds(opts: EvaluateOptions, t: PassTotals): (KnownBounds & { source: string }) | undefined {
+export function chooseBounds(opts: EvaluateOptions, t: PassTotals): (KnownBounds & { source: string }) | undefined {
   let rewardMin: number;
   let rewardMax: number;
   const notes: string[] = [];

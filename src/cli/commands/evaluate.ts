@@ -34,6 +34,7 @@ interface EvaluateFlags {
   rewardModel?: RewardModelKind;
   folds: string;
   tfBackend?: string;
+  engine: 'js' | 'duckdb';
 }
 
 export function registerEvaluate(program: Command): void {
@@ -59,6 +60,9 @@ export function registerEvaluate(program: Command): void {
     .addOption(new Option('--reward-model <kind>', 'fit a cross-fitted reward model on the log for dm and the DR family (replaces any q_hat given)').choices([...REWARD_MODEL_KINDS]))
     .option('--folds <k>', 'cross-fitting folds of --reward-model (by request_id when present)', '3')
     .option('--tf-backend <name>', `TF.js backend for --reward-model: ${BACKEND_CHOICES.join(', ')} (default: OPE_TF_BACKEND, else the fastest that loads)`)
+    .addOption(
+      new Option('--engine <name>', 'js (in-process) or duckdb (embedded DuckDB runs the estimators as SQL over a Parquet log with inline target columns)').choices(['js', 'duckdb']).default('js'),
+    )
     .option('--json', 'print one JSON document to stdout')
     .option('--out <file>', 'also write the JSON document to this file (atomically)')
     .action(async (flags: EvaluateFlags, cmd: Command) => {
@@ -70,8 +74,12 @@ export function registerEvaluate(program: Command): void {
       }
       const replicates = parseIntOption('--bootstrap', flags.bootstrap, 0);
       const threads = flags.threads === undefined ? availableParallelism() : parseIntOption('--threads', flags.threads, 1, 256);
-      const progress = progressBar('evaluating', undefined);
       const started = Date.now();
+      if (flags.engine === 'duckdb') {
+        await runDuckDb(flags, replicates, threads, started);
+        return;
+      }
+      const progress = progressBar('evaluating', undefined);
       let outcome;
       try {
         outcome = await evaluateLog({
@@ -132,6 +140,45 @@ export function registerEvaluate(program: Command): void {
       process.stdout.write(renderEvaluation(result, footer));
       void cmd;
     });
+}
+
+/** `--engine duckdb`: the SQL path (src/sql), for the options it supports; a usage error names the rest. */
+async function runDuckDb(flags: EvaluateFlags, replicates: number, threads: number, started: number): Promise<void> {
+  const unsupported: string[] = [];
+  if (flags.policy.length > 0) unsupported.push('--policy (give target_propensity, q_hat_logged, q_hat_target as columns of the log)');
+  if (flags.rewardModel !== undefined) unsupported.push('--reward-model');
+  if (flags.columns !== undefined) unsupported.push('--columns');
+  if (unsupported.length > 0) throw new UsageError(`--engine duckdb does not support ${unsupported.join(', ')} yet; use --engine js`);
+  const { evaluateDuckDb } = await import('../../sql/evaluate-duckdb.js');
+  const { result, skipped } = await evaluateDuckDb({
+    log: flags.log,
+    estimators: flags.estimators,
+    replicates,
+    bootstrapKind: flags.bootstrapKind,
+    seed: parseIntOption('--seed', flags.seed, 0),
+    ci: flags.ci,
+    alpha: parseFloatOption('--alpha', flags.alpha),
+    rewardRange: flags.rewardRange === undefined ? undefined : parseRange('--reward-range', flags.rewardRange),
+    maxWeight: flags.maxWeight === undefined ? undefined : parseFloatOption('--max-weight', flags.maxWeight),
+    threads,
+  });
+  const info = { command: 'evaluate', log: flags.log, backend: 'duckdb (embedded, @duckdb/node-api; estimators compiled to SQL)', threads };
+  const doc = evaluationDocument(result, info);
+  if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: SKIPPED_REASON };
+  if (flags.out !== undefined) await writeFileAtomic(flags.out, toJson(doc));
+  if (flags.json === true) {
+    process.stdout.write(toJson(doc));
+    return;
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const footer = [
+    `n = ${result.n} rows; ${result.bootstrap.replicates} poisson bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
+  ];
+  if (skipped.length > 0) footer.push(`not run (the inputs lack what they need): ${skipped.join(', ')}`);
+  if (result.bounds !== undefined && result.policies.some((p) => p.valueInterval !== undefined))
+    footer.push(`finite-sample bounds: reward in [${result.bounds.rewardMin}, ${result.bounds.rewardMax}], max weight ${result.bounds.maxWeight.toPrecision(4)} (${result.bounds.source})`);
+  if (flags.out !== undefined) footer.push(`JSON written to ${flags.out}`);
+  process.stdout.write(renderEvaluation(result, footer));
 }
 
 const SKIPPED_REASON = 'the inputs lack what they need: q_hat for dm, the DR family and cascade-dr; the slate columns propensity_item_position (iips, pi) or propensity_cascade (rips, cascade-dr)';

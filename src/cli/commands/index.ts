@@ -9,6 +9,7 @@ import { registerGate } from './gate.js';
 import { registerFilter } from './filter.js';
 import { registerReplay } from './replay.js';
 import { registerPredictive } from './predictive.js';
+import { registerSql } from './sql.js';
 
 /** One file per command; each adds itself to the program. */
 export function registerCommands(program: Command): void {
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerFilter(program);
   registerReplay(program);
   registerPredictive(program);
+  registerSql(program);
 }

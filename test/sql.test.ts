@@ -1,0 +1,286 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateBanditLog, resolveBanditConfig } from '../simulators/bandit-world.js';
+import { clusterKeyOf, clusterKeyOfMissing } from '../src/data/cluster-key.js';
+import { writeTable, type OutBatch, type OutColumnSpec } from '../src/data/write-log.js';
+import { UsageError } from '../src/data/errors.js';
+import { evaluateLog } from '../src/evaluate-log.js';
+import { planEvaluation } from '../src/engine/plan.js';
+import type { EvaluationResult } from '../src/engine/results.js';
+import { mix32, poissonWeight, replicateKey, seedKey } from '../src/stats/hash.js';
+import { clusterHashSql, clusterKeySql, mix32Sql, poissonWeightSql, replicateTableSql, seedKeySql } from '../src/sql/hash.js';
+import { compileBanditQueries, parquetSource } from '../src/sql/compile.js';
+import { evaluateDuckDb } from '../src/sql/evaluate-duckdb.js';
+import { parseEstimatorList } from '../estimators/registry.js';
+import { runCli } from './helpers/run-cli.js';
+
+let instance: DuckDBInstance;
+let con: DuckDBConnection;
+let dir = '';
+
+async function rows(sql: string): Promise<unknown[][]> {
+  return (await con.runAndReadAll(sql)).getRows();
+}
+
+const ESTIMATORS = 'dm,ips,snips,clipped-ips:clip=3,sg-ips:lambda=0.1,dr,sndr,switch-dr:tau=2,dr-os:lambda=5';
+
+/** A bandit log with inline target columns (the O(n) scalars) from the library's generator. */
+async function writeLog(path: string, opts: { requestsOf: number; ids: 'int' | 'string' | 'none'; n: number }): Promise<void> {
+  const cfg = resolveBanditConfig({ n: opts.n, actions: 5, dim: 3, reward: 'logistic', loggingTemperature: 1, qHatNoise: 0.1, requestsOf: opts.requestsOf, seed: 7, populationSamples: 1000 });
+  const schema: OutColumnSpec[] = [
+    ...(opts.ids === 'none' ? [] : [{ name: 'request_id', kind: opts.ids === 'int' ? 'int32' : 'string' } as OutColumnSpec]),
+    { name: 'action', kind: 'int32' },
+    { name: 'reward', kind: 'float64' },
+    { name: 'propensity', kind: 'float64' },
+    { name: 'target_propensity', kind: 'float64' },
+    { name: 'q_hat_logged', kind: 'float64' },
+    { name: 'q_hat_target', kind: 'float64' },
+  ];
+  function* batches(): Generator<OutBatch> {
+    for (const b of generateBanditLog(cfg)) {
+      const t = b.targets[0];
+      const K = b.K;
+      const q = new Float64Array(b.n);
+      const qpi = new Float64Array(b.n);
+      for (let i = 0; i < b.n; i++) {
+        q[i] = b.qHat[i * K + b.action[i]];
+        let s = 0;
+        for (let a = 0; a < K; a++) s += t.actionDist[i * K + a] * b.qHat[i * K + a];
+        qpi[i] = s;
+      }
+      const columns: OutBatch['columns'] = {
+        action: b.action,
+        reward: b.reward,
+        propensity: b.propensity,
+        target_propensity: t.targetPropensity,
+        q_hat_logged: q,
+        q_hat_target: qpi,
+      };
+      if (opts.ids === 'int') yield { n: b.n, columns: { ...columns, request_id: b.requestId } };
+      else if (opts.ids === 'string') yield { n: b.n, columns: { ...columns, request_id: Array.from(b.requestId, (id) => (id % 7 === 0 ? `req-${id}-é` : String(id))) } };
+      else yield { n: b.n, columns };
+    }
+  }
+  await writeTable(path, schema, batches());
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ope-sql-'));
+  instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  con = await instance.connect();
+  await writeLog(join(dir, 'clustered.parquet'), { requestsOf: 3, ids: 'int', n: 30000 });
+  await writeLog(join(dir, 'rows.parquet'), { requestsOf: 1, ids: 'none', n: 20000 });
+  await writeLog(join(dir, 'strings.parquet'), { requestsOf: 2, ids: 'string', n: 10000 });
+  await writeLog(join(dir, 'tiny.parquet'), { requestsOf: 1, ids: 'int', n: 4 });
+}, 60000);
+
+afterAll(() => {
+  con?.closeSync();
+  instance?.closeSync();
+});
+
+describe('the bootstrap hash in SQL', () => {
+  it('mix32 in BIGINT arithmetic equals mix32 on every 32-bit edge and 20000 spread values', async () => {
+    const xs = [0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe, 65535, 65536];
+    for (let i = 0; i < 20000; i++) xs.push(Math.imul(i, 2654435761) >>> 0);
+    const got = await rows(`SELECT x, ${mix32Sql('x')} FROM (SELECT unnest([${xs.join(',')}]::BIGINT[]) AS x)`);
+    expect(got.length).toBe(xs.length);
+    for (const [x, m] of got) expect(Number(m)).toBe(mix32(Number(x)));
+  });
+
+  it('Poisson(1) weights equal poissonWeight exactly for many (seed, cluster, replicate)', async () => {
+    for (const seed of [0, 1, 12345, 0xffffffff, 2024]) {
+      const [[sk]] = await rows(`SELECT ${seedKeySql(seed)}`);
+      expect(Number(sk)).toBe(seedKey(seed));
+      const got = await rows(
+        `WITH c AS (SELECT (range * 2654435761 + ${seed}) & 4294967295 AS ck FROM range(2000)),
+              h AS (SELECT ck, ${clusterHashSql('ck', seed)} AS ch FROM c),
+              reps AS (${replicateTableSql(64)})
+         SELECT ck, b, rk, ${poissonWeightSql('ch', 'rk')} AS w FROM h CROSS JOIN reps`,
+      );
+      expect(got.length).toBe(2000 * 64);
+      const counts = new Array<number>(13).fill(0);
+      let mismatches = 0;
+      for (const [ck, b, rk, w] of got) {
+        if (Number(rk) !== replicateKey(Number(b)) || Number(w) !== poissonWeight(seed, Number(ck), Number(b))) mismatches++;
+        counts[Number(w)]++;
+      }
+      expect(mismatches).toBe(0);
+      // Every count 0..5 occurs, so the CASE's arms are all exercised.
+      for (let k = 0; k <= 5; k++) expect(counts[k]).toBeGreaterThan(0);
+      // Poisson(1): P(0) = P(1) = 0.368.
+      expect(counts[0] / got.length).toBeCloseTo(Math.exp(-1), 1);
+    }
+  });
+
+  it('cluster keys of integer, string and missing request ids equal cluster-key.ts', async () => {
+    const ints = [0, 1, 42, 4294967295, 4294967296, 9007199254740991, 123456789012345, -1, -5, 9007199254740993];
+    const got = await rows(`SELECT id, ${clusterKeySql('id', 'integer', 'rn')} FROM (SELECT unnest([${ints.join(',')}]::BIGINT[]) AS id, 7 AS rn)`);
+    for (const [id, k] of got) expect(Number(k), String(id)).toBe(clusterKeyOf(id as bigint));
+    const strs = ['0', '12', '007', '-3', '1.5', '', 'abc', 'héllo', '€uro', '😀x', 'e\u0301x', '🇫🇷', '👩‍👩‍👧', '9007199254740991', '9007199254740992', '12345678901234567'];
+    const lit = strs.map((s) => `'${s}'`).join(',');
+    const gotS = await rows(`SELECT id, ${clusterKeySql('id', 'string', 'rn')} FROM (SELECT unnest([${lit}]::VARCHAR[]) AS id, 7 AS rn)`);
+    for (const [id, k] of gotS) expect(Number(k), String(id)).toBe(clusterKeyOf(id as string));
+    const [[nullKey]] = await rows(`SELECT ${clusterKeySql('id', 'integer', 'rn')} FROM (SELECT NULL::BIGINT AS id, 31337::BIGINT AS rn)`);
+    expect(Number(nullKey)).toBe(clusterKeyOfMissing(31337));
+  });
+});
+
+function rel(a: number, b: number): number {
+  if (a === b) return 0;
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+}
+
+function expectSame(js: EvaluationResult, sql: EvaluationResult, tol = 1e-12): void {
+  expect(sql.n).toBe(js.n);
+  expect(sql.bootstrap).toEqual(js.bootstrap);
+  expect(sql.estimates.length).toBe(js.estimates.length);
+  js.estimates.forEach((e, k) => {
+    const s = sql.estimates[k];
+    expect(s.label).toBe(e.label);
+    expect(rel(s.value, e.value), `${e.label} value`).toBeLessThan(tol);
+    expect(rel(s.se, e.se), `${e.label} se`).toBeLessThan(tol);
+    expect(s.seMethod).toBe(e.seMethod);
+    for (const m of Object.keys(e.intervals) as (keyof typeof e.intervals)[]) {
+      expect(s.intervals[m], `${e.label} ${m}`).toBeDefined();
+      expect(rel(s.intervals[m]!.lower, e.intervals[m]!.lower), `${e.label} ${m} lower`).toBeLessThan(tol);
+      expect(rel(s.intervals[m]!.upper, e.intervals[m]!.upper), `${e.label} ${m} upper`).toBeLessThan(tol);
+    }
+    expect(Object.keys(s.diagnostics).sort()).toEqual(Object.keys(e.diagnostics).sort());
+    for (const d of Object.keys(e.diagnostics)) expect(rel(s.diagnostics[d], e.diagnostics[d]), d).toBeLessThan(tol);
+    expect(s.warnings).toEqual(e.warnings);
+  });
+  const [pj, ps] = [js.policies[0], sql.policies[0]];
+  for (const f of ['ess', 'essShare', 'meanWeight', 'maxWeight', 'maxWeightShare', 'requests', 'rowsWeightAbove1000'] as const) expect(rel(ps[f] as number, pj[f] as number), f).toBeLessThan(tol);
+  expect(rel(ps.meanWeightCi.lower, pj.meanWeightCi.lower)).toBeLessThan(tol);
+  expect(rel(ps.meanWeightCi.upper, pj.meanWeightCi.upper)).toBeLessThan(tol);
+  expect(rel(ps.valueInterval!.lower, pj.valueInterval!.lower)).toBeLessThan(tol);
+  expect(rel(ps.valueInterval!.upper, pj.valueInterval!.upper)).toBeLessThan(tol);
+  expect(ps.warnings).toEqual(pj.warnings);
+  expect(sql.warnings).toEqual(js.warnings);
+}
+
+describe('ope evaluate --engine duckdb', () => {
+  for (const [file, what] of [
+    ['clustered.parquet', 'integer request ids, 3 rows per request'],
+    ['rows.parquet', 'no request id (row ordinals)'],
+    ['strings.parquet', 'string request ids, 2 rows per request'],
+    ['tiny.parquet', 'four rows: some replicates draw no row and are dropped alike'],
+  ] as const) {
+    it(`equals the in-process engine: point estimates, delta-method se, bootstrap se and intervals (${what})`, async () => {
+      const log = join(dir, file);
+      for (const ci of ['percentile', 'normal'] as const) {
+        const common = { log, estimators: ESTIMATORS, replicates: 200, seed: 99, ci, alpha: 0.1 };
+        const { result: js } = await evaluateLog({ ...common, threads: 1 });
+        const { result: sql } = await evaluateDuckDb({ ...common, threads: 2 });
+        expectSame(js, sql);
+      }
+    }, 60000);
+  }
+
+  it('without replicates: delta-method se and normal intervals equal', async () => {
+    const common = { log: join(dir, 'clustered.parquet'), estimators: ESTIMATORS, replicates: 0 };
+    expectSame((await evaluateLog(common)).result, (await evaluateDuckDb(common)).result);
+  });
+
+  it('the replicate sums of weights are the exact integers sum_i poissonWeight(seed, key_i, b)', async () => {
+    for (const [file, keyed] of [
+      ['clustered.parquet', true],
+      ['rows.parquet', false],
+    ] as const) {
+      const path = join(dir, file);
+      const plan = planEvaluation(['target'], parseEstimatorList('ips,snips'));
+      const src = { from: parquetSource(path), propensity: 'propensity', requestId: keyed ? { name: 'request_id', type: 'integer' as const } : undefined, rewardModel: false };
+      const B = 50;
+      const seed = 4242;
+      const q = compileBanditQueries(plan, src, B, seed);
+      const got = await rows(q.replicates as string);
+      const ids = keyed ? (await rows(`SELECT request_id FROM ${src.from} ORDER BY file_row_number`)).map((r) => Number(r[0])) : undefined;
+      const n = keyed ? (ids as number[]).length : 20000;
+      const keys = Array.from({ length: n }, (_, i) => (ids !== undefined ? clusterKeyOf(ids[i]) : i));
+      expect(got.length).toBe(B);
+      for (const r of got) {
+        const b = Number(r[0]);
+        let N = 0;
+        for (const k of keys) N += poissonWeight(seed, k, b);
+        expect(Number(r[1])).toBe(N);
+      }
+    }
+  }, 60000);
+
+  it('one file or the same rows split into three files (a glob): the same results', async () => {
+    const { mkdirSync } = await import('node:fs');
+    for (const [file, cut] of [
+      ['clustered', 'request_id'],
+      ['rows', 'file_row_number'],
+    ] as const) {
+      const parts = join(dir, `${file}-parts`);
+      mkdirSync(parts);
+      const from = `read_parquet('${join(dir, `${file}.parquet`)}', file_row_number = true)`;
+      const cols = file === 'rows' ? 'action, reward, propensity, target_propensity, q_hat_logged, q_hat_target' : '* EXCLUDE (file_row_number)';
+      for (const [k, where] of [`${cut} < 3000`, `${cut} >= 3000 AND ${cut} < 7001`, `${cut} >= 7001`].entries()) {
+        await con.run(`COPY (SELECT ${cols} FROM ${from} WHERE ${where} ORDER BY file_row_number) TO '${join(parts, `part-${k}.parquet`)}' (FORMAT parquet)`);
+      }
+      const common = { estimators: ESTIMATORS, replicates: 100, seed: 3 };
+      if (file === 'rows') {
+        // Without ids the cluster key is the row ordinal, which restarts in each file: refused.
+        await expect(evaluateDuckDb({ ...common, log: join(parts, '*.parquet') })).rejects.toThrow(/row ordinal/);
+        continue;
+      }
+      const one = await evaluateDuckDb({ ...common, log: join(dir, `${file}.parquet`) });
+      const split = await evaluateDuckDb({ ...common, log: join(parts, '*.parquet') });
+      expectSame(one.result, split.result);
+    }
+  }, 60000);
+
+  it('ope sql prints queries that DuckDB runs to the same sums', async () => {
+    const log = join(dir, 'clustered.parquet');
+    const r = runCli(['sql', '--log', log, '--estimators', 'ips,snips,dr', '--bootstrap', '20', '--seed', '5']);
+    expect(r.code, r.stderr).toBe(0);
+    const statements = r.stdout
+      .split(/;\n/)
+      .map((x) => x.replace(/^(--.*\n)+/gm, '').trim())
+      .filter((x) => x.length > 0);
+    expect(statements.length).toBe(2);
+    const point = await rows(statements[0]);
+    const reps = await rows(statements[1]);
+    expect(Number(point[0][0])).toBe(30000);
+    expect(reps.length).toBe(20);
+    const { queries } = await evaluateDuckDb({ log, estimators: 'ips,snips,dr', replicates: 20, seed: 5 });
+    const again = await rows(queries.replicates as string);
+    // The weights are exact integers: the sums of weights agree exactly whether or not rows were grouped first.
+    expect(again.map((x) => Number(x[1]))).toEqual(reps.map((x) => Number(x[1])));
+    const bad = runCli(['sql', '--log', log, '--dialect', 'trino']);
+    expect(bad.code).toBe(2);
+  }, 60000);
+
+  it('a usage error names what is not supported', async () => {
+    const log = join(dir, 'clustered.parquet');
+    await expect(evaluateDuckDb({ log, estimators: 'ips,iips' })).rejects.toThrow(UsageError);
+    await expect(evaluateDuckDb({ log, estimators: 'ips,iips' })).rejects.toThrow(/iips/);
+    await expect(evaluateDuckDb({ log, estimators: 'ips', bootstrapKind: 'multinomial' })).rejects.toThrow(/multinomial/);
+    await expect(evaluateDuckDb({ log, estimators: 'ips', ci: 'bca' })).rejects.toThrow(/bca/);
+    // The reward model is needed as q_hat_logged / q_hat_target, and bad rows stop the run.
+    const small = join(dir, 'small.parquet');
+    await writeTable(
+      small,
+      [
+        { name: 'reward', kind: 'float64' },
+        { name: 'propensity', kind: 'float64' },
+        { name: 'target_propensity', kind: 'float64' },
+      ],
+      [{ n: 3, columns: { reward: Float64Array.of(1, 0, 1), propensity: Float64Array.of(0.5, 0, 0.5), target_propensity: Float64Array.of(0.2, 0.3, 0.4) } }],
+    );
+    await expect(evaluateDuckDb({ log: small, estimators: 'dr' })).rejects.toThrow(/q_hat_logged, q_hat_target/);
+    await expect(evaluateDuckDb({ log: small, estimators: 'ips' })).rejects.toThrow(/1 rows with propensity missing or outside/);
+    const cli = runCli(['evaluate', '--engine', 'duckdb', '--log', log, '--estimators', 'ips,rips', '--bootstrap', '10']);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toMatch(/rips/);
+    const ok = runCli(['evaluate', '--engine', 'duckdb', '--log', log, '--estimators', 'ips,dr', '--bootstrap', '50', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).backend).toMatch(/duckdb/);
+  }, 60000);
+});
