@@ -250,7 +250,8 @@ export class ContractMapper {
   /** L, the width of propensity_item_positions and target_propensity_item_positions. */
   private slateWidth: Width | undefined;
   private actionMode: 'int' | 'string' | undefined;
-  private readonly dictionary = new Map<string, number>();
+  /** String action id -> integer; shared by the files of a dataset so an id means one action everywhere. */
+  private readonly dictionary: Map<string, number>;
 
   constructor(
     private readonly file: string,
@@ -260,7 +261,9 @@ export class ContractMapper {
     private readonly wantIds: boolean,
     /** Rewards may be null (read as NaN): labels not in yet, which the gate leaves out and counts. */
     private readonly allowMissingReward = false,
+    dictionary?: Map<string, number>,
   ) {
+    this.dictionary = dictionary ?? new Map();
     this.sources = resolveSources(file, columns, role, mapping);
     this.fileColumns = [...new Set([...this.sources.values()].flatMap(sourceColumns))];
   }

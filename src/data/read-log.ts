@@ -1,8 +1,11 @@
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import picomatch from 'picomatch';
 import type { ListColumn, LogBatch, PolicyBatch } from './batch.js';
 import { checkMapping, ContractMapper, isRelevantColumn, STRING_COLUMNS, type ColumnMapping, type ColumnSet, type OutColumn, type Role, type Source } from './contract.js';
 import { InputError, UsageError } from './errors.js';
-import { formatOf, type TableFormat } from './formats.js';
+import { formatOf, SUPPORTED_EXTENSIONS, type TableFormat } from './formats.js';
 import { Rechunker } from './rechunk.js';
 import { readArrow } from './readers/arrow.js';
 import { readCsv } from './readers/csv.js';
@@ -99,8 +102,80 @@ class FilePolicySource implements PolicySource {
   }
 }
 
+/**
+ * A log: one file, or a dataset (issue 10) given as a folder (every supported file under it,
+ * recursively, as Hive-partitioned Parquet lays them out) or a glob (`logs/day=*\/*.parquet`,
+ * `logs/**\/*.arrow`). A dataset's files are read one after the other in path order, as one log
+ * whose rows are numbered on from file to file, so memory stays that of one record batch and the
+ * results equal those of the same rows in one file, bit for bit.
+ */
 export function openLog(path: string, opts?: ReadOptions): LogSource {
-  return new FileLogSource(path, opts);
+  return isDatasetSpec(path) ? new DatasetLogSource(path, opts) : new FileLogSource(path, opts);
+}
+
+function isDatasetSpec(path: string): boolean {
+  if (picomatch.scan(path).isGlob) return true;
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The files of a dataset spec (folder or glob), sorted; an InputError when none. */
+export async function datasetFiles(spec: string): Promise<string[]> {
+  const scan = picomatch.scan(spec);
+  const base = scan.isGlob ? scan.base || '.' : spec;
+  const match = scan.isGlob ? picomatch(scan.glob, { dot: false }) : () => true;
+  let entries: string[];
+  try {
+    entries = (await readdir(base, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(base, join(e.parentPath, e.name)));
+  } catch (err) {
+    throw new InputError(`cannot list the dataset folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file: base });
+  }
+  const files = entries
+    .map((r) => r.split(sep).join('/'))
+    .filter((r) => SUPPORTED_EXTENSIONS.some((e) => r.toLowerCase().endsWith(e)) && match(r))
+    .sort()
+    .map((r) => join(base, r));
+  if (files.length === 0) throw new InputError(scan.isGlob ? `no log file matches the pattern` : 'the folder holds no log file (.arrow, .parquet, .csv, .jsonl, ...)', { file: spec });
+  return files;
+}
+
+/**
+ * The files of a dataset as one log: each file's rows follow the previous file's, string action
+ * ids share one dictionary, and every file must have the first file's columns.
+ */
+class DatasetLogSource implements LogSource {
+  constructor(
+    readonly path: string,
+    private readonly opts: ReadOptions = {},
+  ) {
+    checkOptions(path, opts, true);
+  }
+
+  async *batches(): AsyncGenerator<LogBatch> {
+    for await (const s of this.scan(false)) yield s.batch;
+  }
+
+  async *scan(withRequestIds: boolean): AsyncGenerator<ScannedBatch> {
+    const dictionary = new Map<string, number>();
+    let base = 0;
+    let first: ScanInfo | undefined;
+    for (const file of await datasetFiles(this.path)) {
+      let rows = 0;
+      for await (const { set, rowOffset, info } of scanTable(file, this.opts, 'log', withRequestIds, dictionary)) {
+        if (first === undefined) first = info;
+        else if (rows === 0 && info.columns.join('\u0000') !== first.columns.join('\u0000')) {
+          throw new InputError(`its columns (${info.columns.join(', ')}) differ from the dataset's first file's (${first.columns.join(', ')})`, { file });
+        }
+        const ids = set.columns.get('requestIds');
+        yield { batch: toLogBatch(file, base + rowOffset, set), info, requestIds: ids?.kind === 'array' ? ids.v : undefined };
+        rows = rowOffset + set.n;
+      }
+      base += rows;
+    }
+  }
 }
 
 /**
@@ -112,8 +187,9 @@ export function openPolicy(path: string, opts?: ReadOptions): PolicySource {
   return new FilePolicySource(path, opts);
 }
 
-function checkOptions(path: string, opts: ReadOptions): void {
-  formatOf(path);
+function checkOptions(path: string, opts: ReadOptions, dataset = false): void {
+  // A dataset's files are checked one by one as they are listed.
+  if (!dataset) formatOf(path);
   if (opts.columns !== undefined) checkMapping(opts.columns);
   const rows = opts.batchRows;
   if (rows !== undefined && !(Number.isInteger(rows) && rows > 0)) throw new UsageError(`batchRows must be a positive integer, got ${rows}`);
@@ -131,14 +207,20 @@ export async function checkReadable(path: string): Promise<void> {
   }
 }
 
-async function* scanTable(path: string, opts: ReadOptions, role: Role, withRequestIds: boolean): AsyncGenerator<{ set: ColumnSet; rowOffset: number; info: ScanInfo }> {
+async function* scanTable(
+  path: string,
+  opts: ReadOptions,
+  role: Role,
+  withRequestIds: boolean,
+  dictionary?: Map<string, number>,
+): AsyncGenerator<{ set: ColumnSet; rowOffset: number; info: ScanInfo }> {
   await checkReadable(path);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const mapping: ColumnMapping = opts.columns ?? {};
   let mapper: ContractMapper | undefined;
   const selector: ColumnSelector = {
     select(columns) {
-      mapper = new ContractMapper(path, columns, role, mapping, withRequestIds, opts.allowMissingReward === true);
+      mapper = new ContractMapper(path, columns, role, mapping, withRequestIds, opts.allowMissingReward === true, dictionary);
       return mapper.fileColumns;
     },
     relevant: (name) => isRelevantColumn(name, role, mapping),

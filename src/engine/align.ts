@@ -1,7 +1,7 @@
 import type { LogBatch, PolicyBatch } from '../data/batch.js';
 import { ITEM_POSITION_TOL } from '../data/contract.js';
 import { InputError } from '../data/errors.js';
-import type { AlignedBatch } from './reblock.js';
+import { concatPolicy, slicePolicy, type AlignedBatch } from './reblock.js';
 
 /** A target policy: a file aligned with the log by row order, or the target columns of the log itself. */
 export type PolicyInput =
@@ -57,6 +57,9 @@ function checkTargetItemPositions(log: LogBatch, pb: PolicyBatch, file: string):
  */
 export async function* alignPolicies(logBatches: AsyncIterable<LogBatch>, policies: readonly PolicyInput[]): AsyncGenerator<AlignedBatch> {
   const iters = policies.map((p) => (p.kind === 'file' ? p.batches()[Symbol.asyncIterator]() : undefined));
+  // Policy rows read but not yet matched with log rows: the log's batches need not be cut where the
+  // policy file's are (a dataset's batches end with each of its files).
+  const pending: (PolicyBatch | undefined)[] = policies.map(() => undefined);
   let rows = 0;
   for await (const log of logBatches) {
     const aligned: PolicyBatch[] = [];
@@ -69,13 +72,14 @@ export async function* alignPolicies(logBatches: AsyncIterable<LogBatch>, polici
         aligned.push(inline);
         continue;
       }
-      const next = await it.next();
-      const pb = next.done === true ? undefined : next.value;
-      if (pb === undefined || pb.n !== log.n) {
-        const got = pb === undefined ? rows : rows + pb.n;
-        throw new InputError(`policy '${p.name}' must have one row per log row (aligned by row order); it ends or differs in length near row ${got} while the log continues to row ${rows + log.n}`, {
-          file: p.kind === 'file' ? p.path : undefined,
-        });
+      const pb = await takeRows(it, pending, k, log.n);
+      if (pb === undefined) {
+        throw new InputError(
+          `policy '${p.name}' must have one row per log row (aligned by row order); it ends near row ${rows + (pending[k]?.n ?? 0)} while the log continues to row ${rows + log.n}`,
+          {
+            file: p.kind === 'file' ? p.path : undefined,
+          },
+        );
       }
       if (p.kind === 'file') checkTargetItemPositions(log, pb, p.path);
       aligned.push(pb);
@@ -87,7 +91,32 @@ export async function* alignPolicies(logBatches: AsyncIterable<LogBatch>, polici
     const it = iters[k];
     const p = policies[k];
     if (it === undefined || p.kind !== 'file') continue;
-    const extra = await it.next();
+    const left = pending[k];
+    const extra = left !== undefined && left.n > 0 ? { done: false } : await it.next();
     if (extra.done !== true) throw new InputError(`policy '${p.name}' has more rows than the log (${rows}); policy files are aligned with the log by row order`, { file: p.path });
   }
+}
+
+/** The next n policy rows of policy k (the pending rows first, then further batches); undefined when the file ends first. */
+async function takeRows(it: AsyncIterator<PolicyBatch>, pending: (PolicyBatch | undefined)[], k: number, n: number): Promise<PolicyBatch | undefined> {
+  const parts: PolicyBatch[] = [];
+  let have = 0;
+  const first = pending[k];
+  if (first !== undefined && first.n > 0) {
+    parts.push(first);
+    have = first.n;
+  }
+  pending[k] = undefined;
+  while (have < n) {
+    const next = await it.next();
+    if (next.done === true) {
+      pending[k] = parts.length === 0 ? undefined : concatPolicy(parts);
+      return undefined;
+    }
+    parts.push(next.value);
+    have += next.value.n;
+  }
+  const all = parts.length === 1 ? parts[0] : concatPolicy(parts);
+  if (have > n) pending[k] = slicePolicy(all, n, have);
+  return have === n ? all : slicePolicy(all, 0, n);
 }

@@ -88,7 +88,7 @@ function sliceLog(b: LogBatch, start: number, end: number): LogBatch {
   return mapLog(b, sliceMap(start, end), b.rowOffset + start, end - start);
 }
 
-function slicePolicy(p: PolicyBatch, start: number, end: number): PolicyBatch {
+export function slicePolicy(p: PolicyBatch, start: number, end: number): PolicyBatch {
   return mapPolicy(p, sliceMap(start, end), end - start);
 }
 
@@ -182,7 +182,7 @@ function concatLog(parts: readonly LogBatch[]): LogBatch {
   };
 }
 
-function concatPolicy(parts: readonly PolicyBatch[]): PolicyBatch {
+export function concatPolicy(parts: readonly PolicyBatch[]): PolicyBatch {
   if (parts.length === 1) return parts[0];
   const f64 = (pick: (p: PolicyBatch) => Float64Array | undefined) => concatTyped(parts.map(pick), (n) => new Float64Array(n));
   return {
