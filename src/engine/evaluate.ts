@@ -63,11 +63,16 @@ export interface PassTotals {
 }
 
 /**
- * One pass over aligned (log, policies) batches: every estimator for every policy, the bootstrap
- * for all of them on shared weights, and the diagnostics. Memory is O(block x columns + B x
- * columns), plus O(clusters x columns) only for BCa and the multinomial bootstrap.
+ * The bootstrap and interval options with their defaults, checked (UsageError naming the bad one);
+ * shared by every engine (in-process and SQL).
  */
-export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatch>, opts: EvaluateOptions): Promise<EvaluationResult> {
+export function resolveBootstrapOptions(opts: Pick<EvaluateOptions, 'replicates' | 'bootstrapKind' | 'seed' | 'ci' | 'alpha' | 'threads'>): {
+  replicates: number;
+  kind: 'poisson' | 'multinomial';
+  seed: number;
+  ci: IntervalMethod;
+  alpha: number;
+} {
   const replicates = opts.replicates ?? DEFAULTS.replicates;
   const kind = opts.bootstrapKind ?? DEFAULTS.bootstrapKind;
   const seed = opts.seed ?? DEFAULTS.seed;
@@ -79,6 +84,16 @@ export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterab
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`seed must be a whole number in 0..4294967295, got ${seed}`);
   if ((ci === 'percentile' || ci === 'bca') && replicates < 2) throw new UsageError(`--ci ${ci} needs bootstrap replicates (--bootstrap >= 2); use --ci normal or bernstein without them`);
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) throw new UsageError(`threads must be a whole number >= 1, got ${opts.threads}`);
+  return { replicates, kind, seed, ci, alpha };
+}
+
+/**
+ * One pass over aligned (log, policies) batches: every estimator for every policy, the bootstrap
+ * for all of them on shared weights, and the diagnostics. Memory is O(block x columns + B x
+ * columns), plus O(clusters x columns) only for BCa and the multinomial bootstrap.
+ */
+export async function evaluateStream(input: AsyncIterable<AlignedBatch> | Iterable<AlignedBatch>, opts: EvaluateOptions): Promise<EvaluationResult> {
+  const { replicates, kind, seed, ci, alpha } = resolveBootstrapOptions(opts);
   if (opts.estimators.length === 0) throw new UsageError('no estimator given');
   if (opts.policyNames.length === 0) throw new UsageError('no target policy: give --policy NAME=FILE or target columns in the log');
 

@@ -2,7 +2,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Estimator } from '../../estimators/estimator.js';
 import { allOfFamily, estimatorNeedsRewardModel, parseEstimatorList, parseEstimatorSpec } from '../../estimators/registry.js';
 import { InputError, UsageError } from '../data/errors.js';
-import { chooseBounds, DEFAULTS, type EvaluateOptions, type PassTotals } from '../engine/evaluate.js';
+import { chooseBounds, resolveBootstrapOptions, type EvaluateOptions, type PassTotals } from '../engine/evaluate.js';
+import type { IntervalMethod } from '../stats/intervals.js';
 import { planEvaluation, type EvaluationPlan } from '../engine/plan.js';
 import type { EvaluationResult } from '../engine/results.js';
 import { summarize } from '../engine/summarize.js';
@@ -114,18 +115,10 @@ export function supportedNames(): string[] {
 }
 
 /** Checks the options as evaluateStream does, plus what this slice leaves out. */
-function resolveOptions(opts: DuckDbEvaluateOptions) {
-  const replicates = opts.replicates ?? DEFAULTS.replicates;
-  const seed = opts.seed ?? DEFAULTS.seed;
-  const ci = opts.ci ?? (replicates >= 2 ? DEFAULTS.ci : 'normal');
-  const alpha = opts.alpha ?? DEFAULTS.alpha;
-  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`alpha must be in (0, 1), got ${alpha}`);
-  if (!Number.isInteger(replicates) || replicates < 0) throw new UsageError(`bootstrap replicates must be a whole number >= 0, got ${replicates}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`seed must be a whole number in 0..4294967295, got ${seed}`);
-  if ((ci === 'percentile' || ci === 'bca') && replicates < 2) throw new UsageError(`--ci ${ci} needs bootstrap replicates (--bootstrap >= 2); use --ci normal or bernstein without them`);
+function resolveOptions(opts: DuckDbEvaluateOptions): { replicates: number; seed: number; ci: IntervalMethod; alpha: number } {
+  const { replicates, seed, ci, alpha } = resolveBootstrapOptions(opts);
   if (opts.bootstrapKind === 'multinomial') throw new UsageError('--engine duckdb runs the Poisson bootstrap only (the multinomial bootstrap needs every cluster in memory); use --engine js');
   if (ci === 'bca') throw new UsageError('--engine duckdb does not compute --ci bca yet (the jackknife needs every cluster total); use percentile, normal or bernstein, or --engine js');
-  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) throw new UsageError(`threads must be a whole number >= 1, got ${opts.threads}`);
   return { replicates, seed, ci, alpha };
 }
 
@@ -191,21 +184,30 @@ export async function compileForParquet(opts: {
   const instance = await DuckDBInstance.create(':memory:');
   const con = await instance.connect();
   try {
-    let columns: Map<string, string>;
-    try {
-      columns = await describeParquet(con, opts.log);
-    } catch (err) {
-      throw new InputError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, { file: opts.log });
-    }
-    const { estimators, skipped } = chooseEstimators(opts.estimators, columns);
-    if (estimators.length === 0) throw new UsageError('no estimator given');
-    const plan = planEvaluation(['target'], estimators);
-    const src = banditSourceOf(opts.log, columns, plan.needsRewardModel[0]);
+    const { plan, src, skipped } = await planOnParquet(con, opts.log, opts.estimators);
     return { queries: compileBanditQueries(plan, src, opts.replicates, opts.seed), plan, skipped };
   } finally {
     con.closeSync();
     instance.closeSync();
   }
+}
+
+/** The log's columns, the estimators they support, the plan and the SQL source of a Parquet log. */
+async function planOnParquet(
+  con: DuckDBConnection,
+  log: string,
+  requested: DuckDbEvaluateOptions['estimators'],
+): Promise<{ plan: EvaluationPlan; src: ReturnType<typeof banditSourceOf>; skipped: string[] }> {
+  let columns: Map<string, string>;
+  try {
+    columns = await describeParquet(con, log);
+  } catch (err) {
+    throw new InputError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, { file: log });
+  }
+  const { estimators, skipped } = chooseEstimators(requested, columns);
+  if (estimators.length === 0) throw new UsageError('no estimator given');
+  const plan = planEvaluation(['target'], estimators);
+  return { plan, src: banditSourceOf(log, columns, plan.needsRewardModel[0]), skipped };
 }
 
 /** Evaluates a Parquet bandit log on an embedded DuckDB. */
@@ -216,16 +218,7 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
   const instance = await DuckDBInstance.create(':memory:', opts.threads !== undefined ? { threads: String(opts.threads) } : {});
   const con = await instance.connect();
   try {
-    let columns: Map<string, string>;
-    try {
-      columns = await describeParquet(con, opts.log);
-    } catch (err) {
-      throw new InputError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, { file: opts.log });
-    }
-    const { estimators, skipped } = chooseEstimators(opts.estimators, columns);
-    if (estimators.length === 0) throw new UsageError('no estimator given');
-    const plan = planEvaluation(['target'], estimators);
-    const src = banditSourceOf(opts.log, columns, plan.needsRewardModel[0]);
+    const { plan, src, skipped } = await planOnParquet(con, opts.log, opts.estimators);
     let queries = compileBanditQueries(plan, src, replicates, seed);
 
     let t0 = Date.now();
@@ -265,7 +258,7 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
     }
     const replicatesMs = Date.now() - t0;
     const totals: PassTotals = { ...point, replicateSums };
-    const bounds = chooseBounds({ estimators, policyNames: plan.policies, rewardRange: opts.rewardRange, maxWeight: opts.maxWeight }, totals);
+    const bounds = chooseBounds({ estimators: plan.slots.map((sl) => sl.estimator), policyNames: plan.policies, rewardRange: opts.rewardRange, maxWeight: opts.maxWeight }, totals);
     const result = summarize(plan, totals, { replicates, kind: 'poisson', seed, ci, alpha, bounds });
     return { result, skipped, queries, timings: { point: pointMs, replicates: replicatesMs } };
   } finally {

@@ -85,14 +85,7 @@ export function registerEvaluate(program: Command): void {
         outcome = await evaluateLog({
           log: flags.log,
           policies,
-          estimators: flags.estimators,
-          replicates,
-          bootstrapKind: flags.bootstrapKind,
-          seed: parseIntOption('--seed', flags.seed, 0),
-          ci: flags.ci,
-          alpha: parseFloatOption('--alpha', flags.alpha),
-          rewardRange: flags.rewardRange === undefined ? undefined : parseRange('--reward-range', flags.rewardRange),
-          maxWeight: flags.maxWeight === undefined ? undefined : parseFloatOption('--max-weight', flags.maxWeight),
+          ...estimationOptions(flags, replicates),
           read: {
             columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns),
             batchRows: flags.batchRows === undefined ? undefined : parseIntOption('--batch-rows', flags.batchRows, 1),
@@ -142,6 +135,20 @@ export function registerEvaluate(program: Command): void {
     });
 }
 
+/** The estimator and interval options every engine takes, parsed from the flags. */
+function estimationOptions(flags: EvaluateFlags, replicates: number) {
+  return {
+    estimators: flags.estimators,
+    replicates,
+    bootstrapKind: flags.bootstrapKind,
+    seed: parseIntOption('--seed', flags.seed, 0),
+    ci: flags.ci,
+    alpha: parseFloatOption('--alpha', flags.alpha),
+    rewardRange: flags.rewardRange === undefined ? undefined : parseRange('--reward-range', flags.rewardRange),
+    maxWeight: flags.maxWeight === undefined ? undefined : parseFloatOption('--max-weight', flags.maxWeight),
+  };
+}
+
 /** `--engine duckdb`: the SQL path (src/sql), for the options it supports; a usage error names the rest. */
 async function runDuckDb(flags: EvaluateFlags, replicates: number, threads: number, started: number): Promise<void> {
   const unsupported: string[] = [];
@@ -152,14 +159,7 @@ async function runDuckDb(flags: EvaluateFlags, replicates: number, threads: numb
   const { evaluateDuckDb } = await import('../../sql/evaluate-duckdb.js');
   const { result, skipped } = await evaluateDuckDb({
     log: flags.log,
-    estimators: flags.estimators,
-    replicates,
-    bootstrapKind: flags.bootstrapKind,
-    seed: parseIntOption('--seed', flags.seed, 0),
-    ci: flags.ci,
-    alpha: parseFloatOption('--alpha', flags.alpha),
-    rewardRange: flags.rewardRange === undefined ? undefined : parseRange('--reward-range', flags.rewardRange),
-    maxWeight: flags.maxWeight === undefined ? undefined : parseFloatOption('--max-weight', flags.maxWeight),
+    ...estimationOptions(flags, replicates),
     threads,
   });
   const info = { command: 'evaluate', log: flags.log, backend: 'duckdb (embedded, @duckdb/node-api; estimators compiled to SQL)', threads };
