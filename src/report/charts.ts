@@ -1,5 +1,5 @@
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vega from 'vega';
+import type * as vl from 'vega-lite';
 
 /*
  * SVG line charts for the HTML reports, drawn by vega-lite + vega in Node with renderer 'none' (no
@@ -138,15 +138,25 @@ const silentLogger = {
   },
 };
 
-/** A loader that refuses every request: charts carry their data inline, so nothing may touch the network or disk. */
-const noLoader = {
-  ...vega.loader(),
-  load: () => Promise.reject(new Error('report charts load no external data')),
-  sanitize: () => Promise.reject(new Error('report charts load no external data')),
-};
+/**
+ * vega and vega-lite, loaded on first use: they take about half a second to load, which every `ope`
+ * command would otherwise pay at start-up.
+ */
+let libraries: Promise<{ vega: typeof vega; vl: typeof vl }> | undefined;
+function loadLibraries(): Promise<{ vega: typeof vega; vl: typeof vl }> {
+  libraries ??= Promise.all([import('vega'), import('vega-lite')]).then(([vega, vl]) => ({ vega, vl }));
+  return libraries;
+}
 
 /** Render a vega-lite spec to an SVG string ready to inline in HTML (no XML prolog). */
 export async function renderVegaLiteSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const { vega, vl } = await loadLibraries();
+  // A loader that refuses every request: charts carry their data inline, so nothing may touch the network or disk.
+  const noLoader = {
+    ...vega.loader(),
+    load: () => Promise.reject(new Error('report charts load no external data')),
+    sanitize: () => Promise.reject(new Error('report charts load no external data')),
+  };
   const compiled = vl.compile(spec, { logger: silentLogger as unknown as NonNullable<NonNullable<Parameters<typeof vl.compile>[1]>['logger']> }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none', loader: noLoader as unknown as vega.Loader, logLevel: vega.None });
   try {
