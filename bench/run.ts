@@ -6,7 +6,8 @@
  *
  *   --quick            smoke sizes: 1e6-row Arrow log for the point case, 1e5 rows (slate-1e6: 1e5 slates) elsewhere
  *   --only <case,...>  point-1e7-arrow, bootstrap-dr-1e6, bootstrap-dr-naive-1e6, point-1e6-formats, slate-1e6, reward-model-1e5, simulate, replay-1e6;
- *                      bootstrap-kernel (a diagnostic: the kernel and the worker pool alone) runs only when named
+ *                      bootstrap-kernel (a diagnostic: the kernel and the worker pool alone) and scale (1e6 to
+ *                      1e8 rows of Parquet, each engine; about half an hour) run only when named
  *   --repeats <n>      measurements per variant (default 3; the median is reported)
  *   --max-busy <c>     before each measurement wait while other processes keep more than c cores
  *                      busy (default 0.5) ...
@@ -31,9 +32,9 @@ import { performance } from 'node:perf_hooks';
 import { cpuTimes, CASES_DIR, dataPath, othersBusyCores, OUT_DIR, parseArgs, ROOT, round, waitForQuiet, type BenchFormat, type CaseResult } from './lib/common.js';
 import { formatSummary, summarizeProfile } from './prof-summary.js';
 
-const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'reward-model-1e5', 'simulate', 'replay-1e6', 'bootstrap-kernel'] as const;
-/** Diagnostic cases: run only when named with --only. */
-const OPT_IN: readonly string[] = ['bootstrap-kernel'];
+const CASES = ['point-1e7-arrow', 'bootstrap-dr-1e6', 'bootstrap-dr-naive-1e6', 'point-1e6-formats', 'slate-1e6', 'reward-model-1e5', 'simulate', 'replay-1e6', 'bootstrap-kernel', 'scale'] as const;
+/** Cases run only when named with --only: a diagnostic, and the 1e8-row scale case (2.5 GB of data, about half an hour). */
+const OPT_IN: readonly string[] = ['bootstrap-kernel', 'scale'];
 type CaseName = (typeof CASES)[number];
 const FORMATS: readonly BenchFormat[] = ['arrow', 'parquet', 'csv', 'jsonl'];
 
@@ -223,6 +224,25 @@ function jobs(): Job[] {
       });
     }
   }
+  if (wanted('scale')) {
+    // Issue 10: 1e6 to 1e8 rows of Parquet (1e6-row files), each engine, with and without replicates.
+    const plan: { rows: number; engine: string; threads: number; replicates: number }[] = [];
+    for (const rows of quick ? [1e6] : [1e6, 1e7, 1e8]) {
+      plan.push({ rows, engine: 'js', threads: 1, replicates: 0 }, { rows, engine: 'js', threads: 2, replicates: 0 }, { rows, engine: 'duckdb', threads: 2, replicates: 0 });
+      plan.push({ rows, engine: 'js', threads: 2, replicates: 100 }, { rows, engine: 'js', threads: 2, replicates: 1000 }, { rows, engine: 'duckdb', threads: 2, replicates: 100 });
+      // DuckDB's bootstrap costs about 30 ns per (row, replicate): 1000 replicates of 1e8 rows would take most of an hour.
+      if (rows < 1e8) plan.push({ rows, engine: 'js', threads: 1, replicates: 1000 }, { rows, engine: 'duckdb', threads: 2, replicates: 1000 }, { rows, engine: 'duckdb', threads: 1, replicates: 0 });
+    }
+    for (const v of plan) {
+      out.push({
+        case: 'scale',
+        variant: `${v.engine} threads=${v.threads} B=${v.replicates}`,
+        rows: v.rows,
+        script: script('scale'),
+        args: ['--rows', String(v.rows), '--engine', v.engine, '--threads', String(v.threads), '--replicates', String(v.replicates)],
+      });
+    }
+  }
   if (wanted('point-1e6-formats')) {
     for (const format of FORMATS) {
       for (const variant of ['read', 'lib']) {
@@ -381,6 +401,11 @@ function machine(): Record<string, unknown> {
 }
 
 async function prepareData(): Promise<void> {
+  if (wanted('scale')) {
+    process.stderr.write('the scale dataset (bench/out/data/scale, 100 Parquet files of 1e6 rows; kept between runs) ...\n');
+    const r = (await runChild(script('scale'), ['--variant', 'make'])).pop() as CaseResult;
+    process.stderr.write(`  ${r.filesWritten as number} files written, ${(r.datasetMB as number).toFixed(0)} MB in all, ${r.seconds.toFixed(1)} s\n`);
+  }
   for (const d of dataNeeded()) {
     const path = dataPath(d.rows, d.format);
     if (existsSync(path)) continue;

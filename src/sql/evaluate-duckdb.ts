@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Estimator } from '../../estimators/estimator.js';
 import { allOfFamily, estimatorNeedsRewardModel, parseEstimatorList, parseEstimatorSpec } from '../../estimators/registry.js';
@@ -26,6 +29,19 @@ export interface DuckDbEvaluateOptions extends Omit<EvaluateOptions, 'estimators
   /** 'ips,snips,dr', estimator objects, or omitted for every supported estimator the log allows. */
   readonly estimators?: string | readonly Estimator[];
   readonly bootstrapKind?: 'poisson' | 'multinomial';
+  /**
+   * DuckDB's memory_limit (a size such as '2GB'; default DuckDB's own, 80% of RAM). The
+   * per-request GROUP BY of the delta method holds one entry per request id, so DuckDB's memory
+   * grows with the number of requests; above the limit it spills to a temporary directory (made
+   * here, removed afterwards) and gets much slower (bench/README.md, scale).
+   */
+  readonly memoryLimit?: string;
+}
+
+/** A DuckDB size ('512MB', '1.5GB', '2GiB'), or a usage error naming the flag. */
+export function checkMemoryLimit(size: string): string {
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(size.trim())) throw new UsageError(`--memory-limit must be a size such as 512MB or 2GB, got '${size}'`);
+  return size.trim();
 }
 
 export interface DuckDbEvaluateResult {
@@ -215,7 +231,11 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
   const { replicates, seed, ci, alpha } = resolveOptions(opts);
   if (!/\.parquet$/i.test(opts.log) && !isGlob(opts.log)) throw new UsageError(`--engine duckdb reads Parquet logs only; ${opts.log} is not .parquet (convert it, or use --engine js)`);
   const { DuckDBInstance } = await import('@duckdb/node-api');
-  const instance = await DuckDBInstance.create(':memory:', opts.threads !== undefined ? { threads: String(opts.threads) } : {});
+  const spill = mkdtempSync(join(tmpdir(), 'ope-duckdb-'));
+  const settings: Record<string, string> = { temp_directory: spill };
+  if (opts.memoryLimit !== undefined) settings.memory_limit = checkMemoryLimit(opts.memoryLimit);
+  if (opts.threads !== undefined) settings.threads = String(opts.threads);
+  const instance = await DuckDBInstance.create(':memory:', settings);
   const con = await instance.connect();
   try {
     const { plan, src, skipped } = await planOnParquet(con, opts.log, opts.estimators);
@@ -264,5 +284,6 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
   } finally {
     con.closeSync();
     instance.closeSync();
+    rmSync(spill, { recursive: true, force: true });
   }
 }

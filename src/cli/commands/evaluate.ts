@@ -31,6 +31,7 @@ interface EvaluateFlags {
   maxWeight?: string;
   batchRows?: string;
   threads?: string;
+  memoryLimit?: string;
   rewardModel?: RewardModelKind;
   folds: string;
   tfBackend?: string;
@@ -63,6 +64,7 @@ export function registerEvaluate(program: Command): void {
     .addOption(
       new Option('--engine <name>', 'js (in-process) or duckdb (embedded DuckDB runs the estimators as SQL over a Parquet log with inline target columns)').choices(['js', 'duckdb']).default('js'),
     )
+    .option('--memory-limit <size>', "--engine duckdb: DuckDB's memory limit; above it DuckDB spills to a temporary directory, slowly (default: 80% of RAM)")
     .option('--json', 'print one JSON document to stdout')
     .option('--out <file>', 'also write the JSON document to this file (atomically)')
     .action(async (flags: EvaluateFlags, cmd: Command) => {
@@ -79,6 +81,7 @@ export function registerEvaluate(program: Command): void {
         await runDuckDb(flags, replicates, threads, started);
         return;
       }
+      if (flags.memoryLimit !== undefined) throw new UsageError('--memory-limit applies to --engine duckdb (the in-process engine streams the log in bounded memory by itself)');
       const progress = progressBar('evaluating', undefined);
       let outcome;
       try {
@@ -161,6 +164,7 @@ async function runDuckDb(flags: EvaluateFlags, replicates: number, threads: numb
     log: flags.log,
     ...estimationOptions(flags, replicates),
     threads,
+    memoryLimit: flags.memoryLimit,
   });
   const info = { command: 'evaluate', log: flags.log, backend: 'duckdb (embedded, @duckdb/node-api; estimators compiled to SQL)', threads };
   const doc = evaluationDocument(result, info);
