@@ -226,20 +226,22 @@ function jobs(): Job[] {
   }
   if (wanted('scale')) {
     // Issue 10: 1e6 to 1e8 rows of Parquet (1e6-row files), each engine, with and without replicates.
-    const plan: { rows: number; engine: string; threads: number; replicates: number }[] = [];
+    const plan: { rows: number; engine: string; threads: number; replicates: number; ids?: boolean }[] = [];
     for (const rows of quick ? [1e6] : [1e6, 1e7, 1e8]) {
       plan.push({ rows, engine: 'js', threads: 1, replicates: 0 }, { rows, engine: 'js', threads: 2, replicates: 0 }, { rows, engine: 'duckdb', threads: 2, replicates: 0 });
       plan.push({ rows, engine: 'js', threads: 2, replicates: 100 }, { rows, engine: 'js', threads: 2, replicates: 1000 }, { rows, engine: 'duckdb', threads: 2, replicates: 100 });
       // DuckDB's bootstrap costs about 30 ns per (row, replicate): 1000 replicates of 1e8 rows would take most of an hour.
       if (rows < 1e8) plan.push({ rows, engine: 'js', threads: 1, replicates: 1000 }, { rows, engine: 'duckdb', threads: 2, replicates: 1000 }, { rows, engine: 'duckdb', threads: 1, replicates: 0 });
+      // With request ids (each row its own request): DuckDB's delta method groups by request id, the in-process engine takes runs.
+      if (rows < 1e8) plan.push({ rows, engine: 'js', threads: 2, replicates: 0, ids: true }, { rows, engine: 'duckdb', threads: 2, replicates: 0, ids: true });
     }
     for (const v of plan) {
       out.push({
         case: 'scale',
-        variant: `${v.engine} threads=${v.threads} B=${v.replicates}`,
+        variant: `${v.engine} threads=${v.threads} B=${v.replicates}${v.ids === true ? ' ids' : ''}`,
         rows: v.rows,
         script: script('scale'),
-        args: ['--rows', String(v.rows), '--engine', v.engine, '--threads', String(v.threads), '--replicates', String(v.replicates)],
+        args: ['--rows', String(v.rows), '--engine', v.engine, '--threads', String(v.threads), '--replicates', String(v.replicates), '--ids', v.ids === true ? 'yes' : 'no'],
       });
     }
   }
@@ -402,7 +404,7 @@ function machine(): Record<string, unknown> {
 
 async function prepareData(): Promise<void> {
   if (wanted('scale')) {
-    process.stderr.write('the scale dataset (bench/out/data/scale, 100 Parquet files of 1e6 rows; kept between runs) ...\n');
+    process.stderr.write('the scale datasets (bench/out/data/scale: 100 Parquet files of 1e6 rows; scale-ids: 10 of them with request ids; kept between runs) ...\n');
     const r = (await runChild(script('scale'), ['--variant', 'make'])).pop() as CaseResult;
     process.stderr.write(`  ${r.filesWritten as number} files written, ${(r.datasetMB as number).toFixed(0)} MB in all, ${r.seconds.toFixed(1)} s\n`);
   }

@@ -23,18 +23,15 @@ interface StatisticBase {
 
 /**
  * SQL expressions (DOUBLE, parenthesized) of one row's bandit columns, as in BanditColumns:
- * w = pi(a|x) / mu, r, q = q_hat(x, a), qpi = sum_a pi(a|x) q_hat(x, a).
+ * w = pi(a|x) / mu, r, q = q_hat(x, a), qpi = sum_a pi(a|x) q_hat(x, a); and `num`, a number as
+ * the engine's DOUBLE literal (the type's name differs by SQL dialect, src/sql/hash.ts).
  */
 export interface SqlColumns {
   readonly w: string;
   readonly r: string;
   readonly q: string;
   readonly qpi: string;
-}
-
-/** A number as a SQL DOUBLE literal that parses to exactly this double (Infinity included). */
-export function sqlNumber(x: number): string {
-  return `CAST('${String(x)}' AS DOUBLE)`;
+  num(x: number): string;
 }
 
 /** A statistic of one row: out[i] = t(row i), for i < cols.n. */

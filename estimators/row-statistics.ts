@@ -1,5 +1,5 @@
 import type { BanditColumns } from '../src/data/bandit-columns.js';
-import { sqlNumber, type RowStatistic } from './estimator.js';
+import type { RowStatistic, SqlColumns } from './estimator.js';
 
 /**
  * The per-row statistics of the bandit estimators. Each is a closed-form expression of one row's
@@ -43,7 +43,7 @@ export function clippedWeightedReward(clip: number): RowStatistic {
       const { w, r } = c;
       for (let i = 0; i < c.n; i++) out[i] = (w[i] < clip ? w[i] : clip) * r[i];
     },
-    sql: (c) => `((CASE WHEN ${c.w} < ${sqlNumber(clip)} THEN ${c.w} ELSE ${sqlNumber(clip)} END) * ${c.r})`,
+    sql: (c) => `((CASE WHEN ${c.w} < ${c.num(clip)} THEN ${c.w} ELSE ${c.num(clip)} END) * ${c.r})`,
   };
 }
 
@@ -57,7 +57,7 @@ export function subGaussianWeightedReward(lambda: number): RowStatistic {
       const a = 1 - lambda;
       for (let i = 0; i < c.n; i++) out[i] = (w[i] / (a + lambda * w[i])) * r[i];
     },
-    sql: (c) => `((${c.w} / (${sqlNumber(1 - lambda)} + ${sqlNumber(lambda)} * ${c.w})) * ${c.r})`,
+    sql: (c) => `((${c.w} / (${c.num(1 - lambda)} + ${c.num(lambda)} * ${c.w})) * ${c.r})`,
   };
 }
 
@@ -70,7 +70,7 @@ export function weightAbove(threshold: number): RowStatistic {
       const { w } = c;
       for (let i = 0; i < c.n; i++) out[i] = w[i] > threshold ? 1 : 0;
     },
-    sql: (c) => `(CASE WHEN ${c.w} > ${sqlNumber(threshold)} THEN 1.0::DOUBLE ELSE 0.0::DOUBLE END)`,
+    sql: (c) => `(CASE WHEN ${c.w} > ${c.num(threshold)} THEN ${c.num(1)} ELSE ${c.num(0)} END)`,
   };
 }
 
@@ -117,7 +117,7 @@ export function switchTerm(tau: number): RowStatistic {
       const { w, r } = c;
       for (let i = 0; i < c.n; i++) out[i] = qpi[i] + (w[i] <= tau ? w[i] * (r[i] - q[i]) : 0);
     },
-    sql: (c) => `(${c.qpi} + (CASE WHEN ${c.w} <= ${sqlNumber(tau)} THEN ${c.w} * (${c.r} - ${c.q}) ELSE 0.0::DOUBLE END))`,
+    sql: (c) => `(${c.qpi} + (CASE WHEN ${c.w} <= ${c.num(tau)} THEN ${c.w} * (${c.r} - ${c.q}) ELSE ${c.num(0)} END))`,
   };
 }
 
@@ -134,7 +134,7 @@ export function shrinkageTerm(lambda: number): RowStatistic {
       const { w, r } = c;
       for (let i = 0; i < c.n; i++) out[i] = qpi[i] + shrunkWeight(w[i], lambda) * (r[i] - q[i]);
     },
-    sql: (c) => `(${c.qpi} + ${shrunkWeightSql(c.w, lambda)} * (${c.r} - ${c.q}))`,
+    sql: (c) => `(${c.qpi} + ${shrunkWeightSql(c, lambda)} * (${c.r} - ${c.q}))`,
   };
 }
 
@@ -145,10 +145,11 @@ export function shrunkWeight(w: number, lambda: number): number {
 }
 
 /** shrunkWeight in SQL, the same three cases. */
-function shrunkWeightSql(w: string, lambda: number): string {
+function shrunkWeightSql(c: SqlColumns, lambda: number): string {
+  const { w } = c;
   if (lambda === Infinity) return w;
-  if (lambda === 0) return '0.0::DOUBLE';
-  return `((${sqlNumber(lambda)} * ${w}) / (${w} * ${w} + ${sqlNumber(lambda)}))`;
+  if (lambda === 0) return c.num(0);
+  return `((${c.num(lambda)} * ${w}) / (${w} * ${w} + ${c.num(lambda)}))`;
 }
 
 export const squaredWeight: RowStatistic = {

@@ -2,18 +2,20 @@
  * Case scale (issue 10): `ope evaluate` over a partitioned Parquet dataset of up to 1e8 rows, as a
  * user runs it (a fresh CLI process per measurement; peak memory is that process's, from GNU time).
  *
- *   --variant make     writes the dataset: bench/out/data/scale/part-NNNN.parquet, FILES files of
- *                      FILE_ROWS rows each (bench/lib/synth-log.ts with seed 1000 + file, plus a
- *                      request_id column numbering the rows across files); existing parts are kept
+ *   --variant make     writes the datasets: bench/out/data/scale/part-NNNN.parquet, FILES files of
+ *                      FILE_ROWS rows each (bench/lib/synth-log.ts with seed 1000 + file; no request
+ *                      ids, so each row is its own bootstrap cluster), and scale-ids/, the first
+ *                      ID_FILES of them with a request_id column numbering the rows across files;
+ *                      existing parts are kept
  *   --variant run      --rows R (1e6, 1e7 or 1e8: the first R / FILE_ROWS parts, as a glob)
- *                      --engine js|duckdb --threads T --replicates B
+ *                      --engine js|duckdb --threads T --replicates B [--ids yes]
  *
  * Estimators ips, snips, dr (as point-1e7-arrow). Percentile intervals when B > 0, normal when B = 0.
  * The estimates are emitted too, so runs with other engines, thread counts and row counts can be
  * checked against each other.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeTable, type OutBatch } from '../../src/data/write-log.js';
@@ -21,24 +23,33 @@ import { argNumber, argString, DATA_DIR, emit, OPE_BIN, parseArgs, runCase, sinc
 import { SCHEMA, synthBatches } from '../lib/synth-log.js';
 
 export const SCALE_DIR = join(DATA_DIR, 'scale');
+/** The first ID_FILES parts again with a request_id column (the rows numbered across files). */
+export const SCALE_IDS_DIR = join(DATA_DIR, 'scale-ids');
+const ID_FILES = 10;
 export const FILE_ROWS = 1_000_000;
 export const FILES = 100;
 
-function partPath(k: number): string {
-  return join(SCALE_DIR, `part-${String(k).padStart(4, '0')}.parquet`);
+function partPath(dir: string, k: number): string {
+  return join(dir, `part-${String(k).padStart(4, '0')}.parquet`);
 }
 
-/** The glob of the first rows / FILE_ROWS parts: part-0000 alone, part-000?, part-00??. */
-export function scaleGlob(rows: number): string {
+/** The glob of the first rows / FILE_ROWS parts of a dataset: part-0000 alone, part-000?, part-00??. */
+export function scaleGlob(rows: number, ids = false): string {
   const files = rows / FILE_ROWS;
   const digits = Math.round(Math.log10(files));
-  if (!(Number.isInteger(files) && 10 ** digits === files && files <= FILES)) throw new Error(`--rows must be ${FILE_ROWS} times a power of 10 up to ${FILES} files, got ${rows}`);
-  return join(SCALE_DIR, `part-${'0'.repeat(4 - digits)}${'?'.repeat(digits)}.parquet`);
+  const most = ids ? ID_FILES : FILES;
+  if (!(Number.isInteger(files) && 10 ** digits === files && files <= most)) throw new Error(`--rows must be ${FILE_ROWS} times a power of 10 up to ${most} files, got ${rows}`);
+  return join(ids ? SCALE_IDS_DIR : SCALE_DIR, `part-${'0'.repeat(4 - digits)}${'?'.repeat(digits)}.parquet`);
 }
 
-function* withRequestIds(k: number): Generator<OutBatch> {
+/** File k's rows (seed 1000 + k), with request ids numbering the rows across files when asked. */
+function* partRows(k: number, ids: boolean): Generator<OutBatch> {
   let next = k * FILE_ROWS;
   for (const b of synthBatches(FILE_ROWS, 1000 + k)) {
+    if (!ids) {
+      yield b;
+      continue;
+    }
     const id = new Int32Array(b.n);
     for (let i = 0; i < b.n; i++) id[i] = next++;
     yield { n: b.n, columns: { request_id: id, ...b.columns } };
@@ -46,19 +57,25 @@ function* withRequestIds(k: number): Generator<OutBatch> {
 }
 
 async function makeDataset(): Promise<{ written: number; seconds: number; MB: number }> {
-  mkdirSync(SCALE_DIR, { recursive: true });
   const t0 = performance.now();
   let written = 0;
-  for (let k = 0; k < FILES; k++) {
-    if (existsSync(partPath(k))) continue;
-    await writeTable(partPath(k), [{ name: 'request_id', kind: 'int32' }, ...SCHEMA], withRequestIds(k));
-    written++;
-    process.stderr.write(`\rscale dataset: part ${k + 1}/${FILES}`);
+  let MB = 0;
+  for (const [dir, files, ids] of [
+    [SCALE_DIR, FILES, false],
+    [SCALE_IDS_DIR, ID_FILES, true],
+  ] as const) {
+    mkdirSync(dir, { recursive: true });
+    for (let k = 0; k < files; k++) {
+      const path = partPath(dir, k);
+      if (!existsSync(path)) {
+        await writeTable(path, ids ? [{ name: 'request_id', kind: 'int32' }, ...SCHEMA] : SCHEMA, partRows(k, ids));
+        written++;
+        process.stderr.write(`\r${dir}: part ${k + 1}/${files}`);
+      }
+      MB += statSync(path).size / 1e6;
+    }
   }
   if (written > 0) process.stderr.write('\n');
-  const MB = readdirSync(SCALE_DIR)
-    .filter((f) => f.endsWith('.parquet'))
-    .reduce((s, f) => s + statSync(join(SCALE_DIR, f)).size / 1e6, 0);
   return { written, seconds: since(t0), MB };
 }
 
@@ -109,7 +126,8 @@ runCase(async () => {
   const engine = argString(args, 'engine', 'js');
   const threads = argNumber(args, 'threads', 2);
   const replicates = argNumber(args, 'replicates', 0);
-  const glob = scaleGlob(rows);
+  const ids = argString(args, 'ids', 'no') === 'yes';
+  const glob = scaleGlob(rows, ids);
   const cli = ['evaluate', '--log', glob, '--estimators', 'ips,snips,dr', '--bootstrap', String(replicates), '--threads', String(threads), '--json'];
   if (replicates === 0) cli.push('--ci', 'normal');
   if (engine !== 'js') cli.push('--engine', engine);
@@ -120,7 +138,7 @@ runCase(async () => {
   for (const e of doc.policies[0].estimates) estimates[e.label] = { value: e.value, se: e.se };
   emit({
     case: 'scale',
-    variant: `${engine} threads=${threads} B=${replicates}`,
+    variant: `${engine} threads=${threads} B=${replicates}${ids ? ' ids' : ''}`,
     seconds: r.seconds,
     rows,
     cliMaxRssMB: r.maxRssMB,

@@ -1,29 +1,46 @@
-import { sqlNumber, type SqlColumns } from '../../estimators/estimator.js';
+import type { SqlColumns } from '../../estimators/estimator.js';
 import { CLIP_GRID } from '../stats/clipped-bounds.js';
 import type { EvaluationPlan } from '../engine/plan.js';
 import { POISSON1_THRESHOLDS } from '../stats/hash.js';
-import { clusterHashSql, clusterKeySql, poisson1Sql, mix32Sql, replicateTableSql, DUCKDB } from './hash.js';
+import { castSql, clusterHashSql, clusterKeySql, numberSql, poisson1Sql, mix32Sql, replicateTableSql, DUCKDB, type SqlDialect } from './hash.js';
 
 /**
  * Compiles an evaluation plan over a bandit log with inline target columns into SQL (DESIGN.md §5,
- * issue 10 item 3): every per-row statistic t_j is the column expression its RowStatistic.sql
- * gives; the point query returns n, the sums and sums of squares of every column, the
- * cluster cross-moments the delta method needs (plan.pairs) and the diagnostics' aggregates; the
- * replicate query returns, for b < B, sum_i W_ib and sum_i W_ib t_ij of the bootstrapped columns,
+ * issue 10 items 3 and 4): every per-row statistic t_j is the column expression its RowStatistic.sql
+ * gives; the point part returns n, the sums and sums of squares of every column, the cluster
+ * cross-moments the delta method needs (plan.pairs) and the diagnostics' aggregates; the
+ * replicate part returns, for b < B, sum_i W_ib and sum_i W_ib t_ij of the bootstrapped columns,
  * with W_ib the toolkit's Poisson(1) hash weight computed in BIGINT arithmetic (src/sql/hash.ts).
+ * Every engine-specific spelling comes from the SqlDialect; the rest is shared by all of them.
  *
- * Input columns (the O(n) contract, DESIGN.md §2): reward, propensity (or pscore),
- * target_propensity, and for dm and the DR family q_hat_logged and q_hat_target; request_id (or
- * slate_id) when present.
+ * Input columns (DESIGN.md §2): reward, propensity (or pscore), target_propensity (or action and
+ * the action_dist list), and for dm and the DR family q_hat_logged and q_hat_target (or the q_hat
+ * list); request_id (or slate_id) when present.
  */
 export interface BanditSource {
-  /** A FROM-clause table expression that yields the log's rows and a `file_row_number` column. */
+  /** A FROM-clause table expression that yields the log's rows. */
   readonly from: string;
+  /**
+   * A BIGINT expression of the row's ordinal (DuckDB: file_row_number; a warehouse: the --row-id
+   * column), or undefined when the source has no stable row order (a warehouse table without one).
+   * Rows without a request id are keyed by it.
+   */
+  readonly ordinal?: string;
+  /** The ordinal restarts within the source (file_row_number over a glob of files). */
+  readonly ordinalRestarts?: boolean;
   readonly propensity: string;
   /** The request id column and how its values are keyed (cluster-key.ts), or undefined: rows are clusters. */
   readonly requestId?: { readonly name: string; readonly type: 'integer' | 'string' };
-  /** q_hat_logged and q_hat_target are present. */
-  readonly rewardModel: boolean;
+  /**
+   * Where pi(a_i|x_i) comes from, with the in-process engine's precedence (bandit-columns.ts): the
+   * scalar target_propensity, else the action_dist list at the logged action.
+   */
+  readonly target: 'target_propensity' | 'action_dist';
+  /**
+   * The reward model, when an estimator needs it: q = q_hat_logged, else the q_hat list at the
+   * action; qpi = q_hat_target, else sum_a action_dist[a] q_hat[a].
+   */
+  readonly rewardModel?: { readonly logged: 'q_hat_logged' | 'q_hat'; readonly target: 'q_hat_target' | 'action_dist.q_hat' };
 }
 
 export interface CompiledQueries {
@@ -33,7 +50,6 @@ export interface CompiledQueries {
    * replicate in which every unit drew weight 0 has no row (its sums are 0).
    */
   readonly replicates?: string;
-  /** Column names of the point query's single row, in the order `readPoint` expects. */
   readonly layout: PointLayout;
 }
 
@@ -43,54 +59,98 @@ export interface PointLayout {
   readonly clipLevels: number;
 }
 
-/** "name" quoted as a SQL identifier. */
-export function ident(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
+/** The column names of the point part, in the order `readPoint` (evaluate-duckdb.ts) reads them. */
+export function pointColumns(layout: PointLayout): string[] {
+  const { M, pairs, clipLevels } = layout;
+  return [
+    'n',
+    ...range(M).map((j) => `s${j}`),
+    ...range(M).map((j) => `ss${j}`),
+    'max_w',
+    'above1000',
+    'min_mu',
+    'min_r',
+    'max_r',
+    ...range(clipLevels).flatMap((g) => range(5).map((k) => `c${g}_${k}`)),
+    'bad_propensity',
+    'bad_target',
+    'bad_reward',
+    'bad_q',
+    'ordinal_keyed',
+    ...range(pairs).map((p) => `pp${p}`),
+    ...range(M).map((j) => `nw${j}`),
+    'nn',
+    'clusters',
+  ];
 }
 
-/** A string as a SQL literal. */
+/** The column names of a replicate row after b: nb = sum_i W_ib, rs<k> = sum_i W_ib t_i,boot[k]. */
+export function replicateColumns(bootstrapped: number): string[] {
+  return ['nb', ...range(bootstrapped).map((k) => `rs${k}`)];
+}
+
+export function layoutOf(plan: EvaluationPlan): PointLayout {
+  return { M: plan.columns.length, pairs: plan.pairs.length / 2, clipLevels: CLIP_GRID.length };
+}
+
+/** A string as a DuckDB SQL literal (file paths). */
 export function literal(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-/** read_parquet over one file (or a glob), with the row's ordinal within its file. */
+/** The --log is a glob of files, not one file. */
 export function isGlob(path: string): boolean {
   return /[*?[]/.test(path);
 }
 
+/** read_parquet over one file (or a glob), with the row's ordinal within its file. */
 export function parquetSource(path: string): string {
   return `read_parquet(${literal(path)}, file_row_number = true)`;
 }
 
-const COLS: SqlColumns = { w: 'w', r: 'r', q: 'q', qpi: 'qpi' };
+function columnsFor(d: SqlDialect): SqlColumns {
+  return { w: 'w', r: 'r', q: 'q', qpi: 'qpi', num: (x) => numberSql(x, d) };
+}
 
 /**
  * Rows of the log with w, r, q, qpi, mu, the cluster key ck, the cluster group g and every planned
  * column t0 .. t{M-1}. The cluster key is the request id's 32-bit key (cluster-key.ts) or, without
- * ids, the row's global ordinal mod 2^32 (file_row_number: the row's position in the file, which
+ * ids, the row's ordinal mod 2^32 (DuckDB's file_row_number: the row's position in the file, which
  * read_parquet reports deterministically, unlike row_number() OVER ()).
  */
-function rowsCte(plan: EvaluationPlan, src: BanditSource): string {
-  const q = src.rewardModel ? `CAST(${ident('q_hat_logged')} AS DOUBLE)` : 'NULL::DOUBLE';
-  const qpi = src.rewardModel ? `CAST(${ident('q_hat_target')} AS DOUBLE)` : 'NULL::DOUBLE';
+function rowsCte(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): string {
+  const double = (x: string) => castSql(x, 'double', d);
+  const action = castSql(d.ident('action'), 'bigint', d);
+  // A negative action has no entry (DuckDB would count it from the list's end); past the end is NULL.
+  const atAction = (list: string) => double(`CASE WHEN ${action} >= 0 THEN ${d.listAt(d.ident(list), action)} END`);
+  const pi = src.target === 'target_propensity' ? double(d.ident('target_propensity')) : atAction('action_dist');
+  const model = src.rewardModel;
+  const q = model === undefined ? double('NULL') : model.logged === 'q_hat_logged' ? double(d.ident('q_hat_logged')) : atAction('q_hat');
+  const qpi = model === undefined ? double('NULL') : model.target === 'q_hat_target' ? double(d.ident('q_hat_target')) : d.listDot(d.ident('action_dist'), d.ident('q_hat'));
   const id = src.requestId;
-  const ck = id !== undefined ? clusterKeySql(ident(id.name), id.type, 'file_row_number') : '(file_row_number & 4294967295)';
+  // Without an ordinal (a warehouse table without --row-id) a NULL id has no key: the point part
+  // counts such rows (ordinal_keyed) and reading the sums refuses them.
+  const ordinal = src.ordinal ?? castSql('NULL', 'bigint', d);
+  const nullBigint = castSql('NULL', 'bigint', d);
+  const ck = id !== undefined ? clusterKeySql(d.ident(id.name), id.type, ordinal, d) : d.and(ordinal, '4294967295');
   // Rows of one request form one cluster; a row without an id is a cluster of its own.
-  const g = id !== undefined ? `${ident(id.name)} AS g_id, CASE WHEN ${ident(id.name)} IS NULL THEN file_row_number END AS g_row` : 'file_row_number AS g_id, NULL AS g_row';
+  const g = id !== undefined ? `${d.ident(id.name)} AS g_id, CASE WHEN ${d.ident(id.name)} IS NULL THEN ${ordinal} END AS g_row` : `${ordinal} AS g_id, ${nullBigint} AS g_row`;
+  const cols = columnsFor(d);
   const stats = plan.columns.map((c, j) => {
     const sql = c.stat.sql;
     if (sql === undefined) throw new Error(`statistic '${c.stat.key}' has no SQL form`);
-    return `${sql(COLS)} AS t${j}`;
+    return `${sql(cols)} AS t${j}`;
   });
   return [
     `base AS (`,
-    `  SELECT CAST(${ident('reward')} AS DOUBLE) AS r, CAST(${ident(src.propensity)} AS DOUBLE) AS mu,`,
-    `    CAST(${ident('target_propensity')} AS DOUBLE) AS pi, ${q} AS q, ${qpi} AS qpi,`,
+    `  SELECT ${double(d.ident('reward'))} AS r, ${double(d.ident(src.propensity))} AS mu,`,
+    `    ${pi} AS pi, ${q} AS q, ${qpi} AS qpi,`,
     `    ${ck} AS ck, ${g}`,
     `  FROM ${src.from}`,
     `), wrows AS (`,
-    `  SELECT *, pi / mu AS w FROM base`,
-    `), rows AS (`,
+    // A propensity <= 0 gives w NULL, not a division error (BigQuery, Spark's ANSI mode): the point part counts it.
+    `  SELECT *, CASE WHEN mu > 0 THEN pi / mu END AS w FROM base`,
+    `), log_rows AS (`,
     `  SELECT *, ${stats.join(', ')} FROM wrows`,
     `)`,
   ].join('\n');
@@ -100,27 +160,27 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-/** The point query: one row, columns as `readPoint` in evaluate-duckdb.ts reads them. */
-function pointQuery(plan: EvaluationPlan, src: BanditSource): string {
+/** The point part's CTEs (per_row, units, per_cluster); `SELECT * FROM per_row, per_cluster` is its one row, in pointColumns order. */
+function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): string {
   const M = plan.columns.length;
   const P = plan.pairs.length / 2;
   const perRow: string[] = ['count(*) AS n'];
   for (const j of range(M)) perRow.push(`sum(t${j}) AS s${j}`);
   for (const j of range(M)) perRow.push(`sum(t${j} * t${j}) AS ss${j}`);
-  perRow.push('max(w) AS max_w', 'count(*) FILTER (WHERE w > 1000) AS above1000', 'min(mu) AS min_mu', 'min(r) AS min_r', 'max(r) AS max_r');
+  perRow.push('max(w) AS max_w', `${d.countIf('w > 1000')} AS above1000`, 'min(mu) AS min_mu', 'min(r) AS min_r', 'max(r) AS max_r');
   // ClippedMoments: per clip level, sum m r, sum m, sum (m r)^2, sum (m r) m, sum m^2 with m = min(w, L).
   CLIP_GRID.forEach((L, g) => {
-    const m = L === Infinity ? 'w' : `(CASE WHEN w < ${sqlNumber(L)} THEN w ELSE ${sqlNumber(L)} END)`;
+    const m = L === Infinity ? 'w' : `(CASE WHEN w < ${numberSql(L, d)} THEN w ELSE ${numberSql(L, d)} END)`;
     perRow.push(`sum(${m} * r) AS c${g}_0`, `sum(${m}) AS c${g}_1`, `sum((${m} * r) * (${m} * r)) AS c${g}_2`, `sum((${m} * r) * ${m}) AS c${g}_3`, `sum(${m} * ${m}) AS c${g}_4`);
   });
   // Rows the contract rejects (the in-process readers would stop on them): counted, reported as an error.
   perRow.push(
-    `count(*) FILTER (WHERE mu IS NULL OR NOT (mu > 0 AND mu <= 1)) AS bad_propensity`,
-    `count(*) FILTER (WHERE pi IS NULL OR NOT (pi >= 0 AND pi <= 1 + 1e-6)) AS bad_target`,
-    `count(*) FILTER (WHERE r IS NULL OR isnan(r) OR isinf(r)) AS bad_reward`,
-    src.rewardModel ? `count(*) FILTER (WHERE q IS NULL OR qpi IS NULL OR NOT isfinite(q) OR NOT isfinite(qpi)) AS bad_q` : '0 AS bad_q',
-    // Rows keyed by their ordinal (no id column, or a missing id): on a glob of files the ordinal restarts per file.
-    src.requestId !== undefined ? 'count(*) FILTER (WHERE g_id IS NULL) AS ordinal_keyed' : 'count(*) AS ordinal_keyed',
+    `${d.countIf('mu IS NULL OR NOT (mu > 0 AND mu <= 1)')} AS bad_propensity`,
+    `${d.countIf('pi IS NULL OR NOT (pi >= 0 AND pi <= 1 + 1e-6)')} AS bad_target`,
+    `${d.countIf(`r IS NULL OR ${d.notFinite('r')}`)} AS bad_reward`,
+    src.rewardModel !== undefined ? `${d.countIf(`q IS NULL OR qpi IS NULL OR ${d.notFinite('q')} OR ${d.notFinite('qpi')}`)} AS bad_q` : '0 AS bad_q',
+    // Rows keyed by their ordinal (no id column, or a missing id), which not every source defines.
+    src.requestId !== undefined ? `${d.countIf('g_id IS NULL')} AS ordinal_keyed` : 'count(*) AS ordinal_keyed',
   );
   // Cluster moments: sum_c T_cj T_ck over the plan's pairs, sum_c n_c T_cj, sum_c n_c^2, clusters.
   const unitCols = range(M).map((j) => `sum(t${j}) AS T${j}`);
@@ -130,41 +190,35 @@ function pointQuery(plan: EvaluationPlan, src: BanditSource): string {
   moments.push('sum(n_c * n_c) AS nn', 'count(*) AS clusters');
   const units =
     src.requestId !== undefined
-      ? `SELECT count(*) AS n_c, ${unitCols.join(', ')} FROM rows GROUP BY g_id, g_row`
+      ? `SELECT count(*) AS n_c, ${unitCols.join(', ')} FROM log_rows GROUP BY g_id, g_row`
       : `SELECT 1 AS n_c, ${range(M)
           .map((j) => `t${j} AS T${j}`)
-          .join(', ')} FROM rows`;
-  return [
-    `WITH ${rowsCte(plan, src)},`,
-    `per_row AS (SELECT ${perRow.join(', ')} FROM rows),`,
-    `units AS (${units}),`,
-    `per_cluster AS (SELECT ${moments.join(', ')} FROM units)`,
-    `SELECT * FROM per_row, per_cluster`,
-  ].join('\n');
+          .join(', ')} FROM log_rows`;
+  return [`per_row AS (SELECT ${perRow.join(', ')} FROM log_rows),`, `units AS (${units}),`, `per_cluster AS (SELECT ${moments.join(', ')} FROM units)`].join('\n');
 }
 
 /**
- * The replicate query: units (clusters of one cluster key, or rows) with their totals, the
- * cluster hash per unit, a cross join with the replicate table, the weight W = poisson1(u) and the
- * B x (1 + Mb) sums grouped by replicate.
+ * The replicate part's CTEs: units (clusters of one cluster key, or rows) with their totals, the
+ * cluster hash per unit, a cross join with the replicate table, the weight W = poisson1(u); and
+ * its select, the B x (1 + Mb) sums grouped by replicate (replicateColumns after b).
  */
-function replicateQuery(plan: EvaluationPlan, src: BanditSource, B: number, seed: number, groupUnits: boolean): string {
+function replicateParts(plan: EvaluationPlan, src: BanditSource, B: number, seed: number, groupUnits: boolean, d: SqlDialect): { ctes: string; select: string } {
   const boot = plan.bootstrapColumns;
   const T = boot.map((_, k) => `T${k}`);
   const units =
     src.requestId !== undefined && groupUnits
-      ? `SELECT ck, count(*) AS n_c, ${boot.map((j, k) => `sum(t${j}) AS T${k}`).join(', ')} FROM rows GROUP BY ck`
-      : `SELECT ck, 1 AS n_c, ${boot.map((j, k) => `t${j} AS T${k}`).join(', ')} FROM rows`;
-  return [
-    `WITH ${rowsCte(plan, src)},`,
-    `units AS (${units}),`,
-    `hashed AS (SELECT ${clusterHashSql('ck', seed)} AS ch, n_c, ${T.join(', ')} FROM units),`,
-    `reps AS (${replicateTableSql(B)}),`,
-    `drawn AS (SELECT reps.b, ${mix32Sql(DUCKDB.xor('hashed.ch', 'reps.rk'))} AS u, n_c, ${T.join(', ')} FROM hashed CROSS JOIN reps),`,
+      ? `SELECT ck, count(*) AS n_c, ${boot.map((j, k) => `sum(t${j}) AS T${k}`).join(', ')} FROM log_rows GROUP BY ck`
+      : `SELECT ck, 1 AS n_c, ${boot.map((j, k) => `t${j} AS T${k}`).join(', ')} FROM log_rows`;
+  const ctes = [
+    `rep_units AS (${units}),`,
+    `hashed AS (SELECT ${clusterHashSql('ck', seed, d)} AS ch, n_c, ${T.join(', ')} FROM rep_units),`,
+    `reps AS (${replicateTableSql(B, d)}),`,
+    `drawn AS (SELECT reps.b, ${mix32Sql(d.xor('hashed.ch', 'reps.rk'), d)} AS u, n_c, ${T.join(', ')} FROM hashed CROSS JOIN reps),`,
     // Weight 0 (u below the first threshold, 37% of draws) adds nothing: skipped before the sums.
     `weighted AS (SELECT b, ${poisson1Sql('u')} AS wt, n_c, ${T.join(', ')} FROM drawn WHERE u >= ${POISSON1_THRESHOLDS[0]})`,
-    `SELECT b, sum(wt * n_c) AS nb, ${T.map((t, k) => `sum(wt * ${t}) AS rs${k}`).join(', ')} FROM weighted GROUP BY b ORDER BY b`,
   ].join('\n');
+  const select = `SELECT b, sum(wt * n_c) AS nb, ${T.map((t, k) => `sum(wt * ${t}) AS rs${k}`).join(', ')} FROM weighted GROUP BY b`;
+  return { ctes, select };
 }
 
 /**
@@ -172,10 +226,52 @@ function replicateQuery(plan: EvaluationPlan, src: BanditSource, B: number, seed
  * B x rows hashes and sums). It pays only when requests span several rows; with one row per request
  * the GROUP BY costs more than it saves. Either way the weights, and so the sums, are the same.
  */
-export function compileBanditQueries(plan: EvaluationPlan, src: BanditSource, B: number, seed: number, groupUnits = true): CompiledQueries {
-  return {
-    point: pointQuery(plan, src),
-    replicates: B > 0 ? replicateQuery(plan, src, B, seed, groupUnits) : undefined,
-    layout: { M: plan.columns.length, pairs: plan.pairs.length / 2, clipLevels: CLIP_GRID.length },
-  };
+export function compileBanditQueries(plan: EvaluationPlan, src: BanditSource, B: number, seed: number, groupUnits = true, d: SqlDialect = DUCKDB): CompiledQueries {
+  const rows = rowsCte(plan, src, d);
+  const point = [`WITH ${rows},`, pointCtes(plan, src, d), `SELECT * FROM per_row, per_cluster`].join('\n');
+  let replicates: string | undefined;
+  if (B > 0) {
+    const rep = replicateParts(plan, src, B, seed, groupUnits, d);
+    replicates = [`WITH ${rows},`, rep.ctes, `${rep.select} ORDER BY b`].join('\n');
+  }
+  return { point, replicates, layout: layoutOf(plan) };
+}
+
+/**
+ * One query whose result is the whole evaluation's sums, self-described, for engines where the
+ * user runs the SQL and saves the result (`ope sql`, then `ope evaluate --from-sums FILE`): the
+ * columns are part ('point' or 'replicate'), plan (the point row carries `planText`, a JSON
+ * document that needs no single quote or backslash), b (the replicate), replicate_rows (on the
+ * point row: the number of replicate rows), every point column and then nb, rs0, ...; each row
+ * NULL where the other part's columns are. Sums are DOUBLE (counts
+ * below 2^53 are exact in it), b is BIGINT.
+ */
+export function compileSumsQuery(plan: EvaluationPlan, src: BanditSource, B: number, seed: number, planText: string, d: SqlDialect): string {
+  if (/['\\]/.test(planText)) throw new Error('the plan text must not hold quotes or backslashes (engines escape them differently)');
+  const layout = layoutOf(plan);
+  const pc = pointColumns(layout);
+  const rc = replicateColumns(plan.bootstrapColumns.length);
+  const dbl = (x: string) => castSql(x, 'double', d);
+  const nul = dbl('NULL');
+  const nullString = castSql('NULL', 'string', d);
+  // replicate_rows: how many replicate rows the result holds, so a truncated save is detected.
+  const repCount = B > 0 ? dbl('(SELECT count(*) FROM replicate_sums)') : dbl('0');
+  const pointRow = [
+    `'point' AS part`,
+    `'${planText}' AS plan`,
+    `${castSql('NULL', 'bigint', d)} AS b`,
+    `${repCount} AS replicate_rows`,
+    ...pc.map((c) => `${dbl(c)} AS ${c}`),
+    ...rc.map((c) => `${nul} AS ${c}`),
+  ];
+  const ctes = [rowsCte(plan, src, d), pointCtes(plan, src, d)];
+  const selects = [`SELECT ${pointRow.join(', ')} FROM per_row, per_cluster`];
+  if (B > 0) {
+    const rep = replicateParts(plan, src, B, seed, true, d);
+    ctes.push(rep.ctes, `replicate_sums AS (${rep.select})`);
+    const repRow = [`'replicate'`, nullString, 'b', nul, ...pc.map(() => nul), ...rc.map((c) => dbl(c))];
+    selects.push(`UNION ALL`, `SELECT ${repRow.join(', ')} FROM replicate_sums`);
+  }
+  const query = [`WITH ${ctes.join(',\n')}`, ...selects, 'ORDER BY b NULLS FIRST'].join('\n');
+  return d.preamble === '' ? query : `${d.preamble}\n${query}`;
 }

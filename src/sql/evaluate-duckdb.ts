@@ -10,7 +10,7 @@ import type { IntervalMethod } from '../stats/intervals.js';
 import { planEvaluation, type EvaluationPlan } from '../engine/plan.js';
 import type { EvaluationResult } from '../engine/results.js';
 import { summarize } from '../engine/summarize.js';
-import { compileBanditQueries, isGlob, literal, parquetSource, type BanditSource, type CompiledQueries } from './compile.js';
+import { compileBanditQueries, isGlob, literal, parquetSource, replicateColumns, type BanditSource, type CompiledQueries, type PointLayout } from './compile.js';
 
 /**
  * `ope evaluate --engine duckdb` (issue 10 item 3): the plan compiled to SQL (compile.ts), run on an
@@ -19,8 +19,9 @@ import { compileBanditQueries, isGlob, literal, parquetSource, type BanditSource
  * gives. Point estimates agree with it to rounding (sums in another order), bootstrap weights
  * exactly (the same hash).
  *
- * Scope of this slice: one Parquet file (or glob) with the target's columns inline
- * (target_propensity; q_hat_logged and q_hat_target for dm and the DR family), one target policy,
+ * Scope: one Parquet file (or glob) with the target's columns inline (target_propensity or the
+ * action_dist list; q_hat_logged and q_hat_target, or the q_hat list, for dm and the DR family),
+ * one target policy,
  * the bandit estimators whose statistics have a SQL form, the Poisson bootstrap, and the
  * percentile / normal / bernstein intervals.
  */
@@ -62,33 +63,50 @@ export async function describeParquet(con: DuckDBConnection, path: string): Prom
 
 const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER)$/;
 
+/** Where the rows come from: the FROM expression and the row ordinal (see BanditSource). */
+export interface RowsLocation {
+  readonly from: string;
+  readonly ordinal?: string;
+  readonly ordinalRestarts?: boolean;
+}
+
 /**
  * What the SQL path needs from the log's columns; a usage error naming what is missing otherwise.
- * `wantRewardModel`: some chosen estimator needs q_hat_logged / q_hat_target.
+ * `who` starts the messages ('--engine duckdb', 'ope sql --dialect trino'), `what` names the
+ * table or file. `wantRewardModel`: some chosen estimator needs q_hat_logged / q_hat_target.
  */
-export function banditSourceOf(path: string, columns: ReadonlyMap<string, string>, wantRewardModel: boolean): BanditSource {
+export function banditSourceOf(who: string, what: string, columns: ReadonlyMap<string, string>, wantRewardModel: boolean, where: RowsLocation): BanditSource {
   const need = (name: string, why: string) => {
-    if (!columns.has(name)) throw new UsageError(`--engine duckdb: ${path} has no column '${name}' (${why}); columns: ${[...columns.keys()].join(', ')}`);
+    if (!columns.has(name)) throw new UsageError(`${who}: ${what} has no column '${name}' (${why}); columns: ${[...columns.keys()].join(', ')}`);
   };
   need('reward', 'the observed reward');
   const propensity = columns.has('propensity') ? 'propensity' : columns.has('pscore') ? 'pscore' : undefined;
-  if (propensity === undefined) throw new UsageError(`--engine duckdb: ${path} has no column 'propensity' (or 'pscore')`);
-  if (!columns.has('target_propensity')) {
+  if (propensity === undefined) throw new UsageError(`${who}: ${what} has no column 'propensity' (or 'pscore')`);
+  const isList = (name: string) => /\[\]$/.test(columns.get(name) ?? '');
+  const needAction = (list: string) => {
+    if (!isList(list)) throw new UsageError(`${who}: ${what} column '${list}' is ${columns.get(list)}, expected a list of numbers (one entry per action)`);
+    need('action', `the logged action, the index into ${list}`);
+  };
+  let target: BanditSource['target'];
+  if (columns.has('target_propensity')) target = 'target_propensity';
+  else if (columns.has('action_dist')) {
+    needAction('action_dist');
+    target = 'action_dist';
+  } else
     throw new UsageError(
-      `--engine duckdb needs the target's probability of the logged action inline in the log, as column 'target_propensity'` +
-        (columns.has('action_dist') ? ' (action_dist lists are not compiled to SQL yet)' : '') +
-        `; or use --engine js`,
+      `${who} needs the target policy in the log: column 'target_propensity' (pi of the logged action) or 'action_dist' (a list over actions); --policy files are not compiled to SQL yet (use --engine js)`,
     );
-  }
+  let rewardModel: BanditSource['rewardModel'];
   if (wantRewardModel) {
-    const lacking = ['q_hat_logged', 'q_hat_target'].filter((c) => !columns.has(c));
-    if (lacking.length > 0) {
+    const logged = columns.has('q_hat_logged') ? 'q_hat_logged' : columns.has('q_hat') ? 'q_hat' : undefined;
+    const targetQ = columns.has('q_hat_target') ? 'q_hat_target' : columns.has('q_hat') && columns.has('action_dist') ? 'action_dist.q_hat' : undefined;
+    if (logged === undefined || targetQ === undefined) {
       throw new UsageError(
-        `--engine duckdb: dm and the DR family need the reward model as the scalar columns q_hat_logged and q_hat_target in the log; ${path} lacks ${lacking.join(', ')}` +
-          (columns.has('q_hat') ? ' (q_hat lists are not compiled to SQL yet)' : '') +
-          '; drop those estimators or use --engine js',
+        `${who}: dm and the DR family need the reward model in the log, as the scalar columns q_hat_logged and q_hat_target or the q_hat list (with action_dist); ${what} lacks ${logged === undefined ? 'q_hat_logged (or q_hat)' : 'q_hat_target (or action_dist with q_hat)'}; drop those estimators or use --engine js`,
       );
     }
+    if (logged === 'q_hat' || targetQ === 'action_dist.q_hat') needAction('q_hat');
+    rewardModel = { logged, target: targetQ };
   }
   const idName = columns.has('request_id') ? 'request_id' : columns.has('slate_id') ? 'slate_id' : undefined;
   let requestId: BanditSource['requestId'];
@@ -96,9 +114,13 @@ export function banditSourceOf(path: string, columns: ReadonlyMap<string, string
     const t = columns.get(idName) as string;
     if (INTEGER_TYPES.test(t)) requestId = { name: idName, type: 'integer' };
     else if (t === 'VARCHAR') requestId = { name: idName, type: 'string' };
-    else throw new UsageError(`--engine duckdb: ${idName} of type ${t} is not supported (integers up to 32 bits unsigned or 64 bits signed, or strings); use --engine js`);
+    else throw new UsageError(`${who}: ${idName} of type ${t} is not supported (integers up to 32 bits unsigned or 64 bits signed, or strings); use --engine js`);
+  } else if (where.ordinal === undefined) {
+    throw new UsageError(
+      `${who}: ${what} has no request_id (or slate_id), so the bootstrap would key each row by its ordinal, and a table has no stable row order; give a column that numbers the rows with --row-id COLUMN (0, 1, 2, ... in log order reproduces the in-process engine), or add request_id`,
+    );
   }
-  return { from: parquetSource(path), propensity, requestId, rewardModel: wantRewardModel };
+  return { from: where.from, ordinal: where.ordinal, ordinalRestarts: where.ordinalRestarts, propensity, requestId, target, rewardModel };
 }
 
 /** Why an estimator cannot run on the SQL path, or undefined when it can. */
@@ -110,16 +132,17 @@ export function sqlUnsupported(e: Estimator): string | undefined {
   return undefined;
 }
 
-function chooseEstimators(spec: DuckDbEvaluateOptions['estimators'], columns: ReadonlyMap<string, string>): { estimators: Estimator[]; skipped: string[] } {
+export function chooseEstimators(who: string, spec: DuckDbEvaluateOptions['estimators'], columns: ReadonlyMap<string, string>): { estimators: Estimator[]; skipped: string[] } {
   if (spec !== undefined) {
     const estimators = typeof spec === 'string' ? parseEstimatorList(spec) : [...spec];
     for (const e of estimators) {
       const why = sqlUnsupported(e);
-      if (why !== undefined) throw new UsageError(`--engine duckdb does not support estimator '${e.label}' (${why}); supported: ${supportedNames().join(', ')}; or use --engine js`);
+      if (why !== undefined) throw new UsageError(`${who} does not support estimator '${e.label}' (${why}); supported: ${supportedNames().join(', ')}; or use --engine js`);
     }
     return { estimators, skipped: [] };
   }
-  const hasModel = columns.has('q_hat_logged') && columns.has('q_hat_target');
+  // As bandit-columns.ts: q from q_hat_logged or the q_hat list, qpi from q_hat_target or q_hat under action_dist.
+  const hasModel = (columns.has('q_hat_logged') || columns.has('q_hat')) && (columns.has('q_hat_target') || (columns.has('q_hat') && columns.has('action_dist')));
   const candidates = allOfFamily('bandit');
   const names = candidates.filter((n) => (hasModel || !estimatorNeedsRewardModel(n)) && sqlUnsupported(parseEstimatorSpec(n)) === undefined);
   return { estimators: names.map((n) => parseEstimatorSpec(n)), skipped: candidates.filter((n) => !names.includes(n)) };
@@ -130,14 +153,22 @@ export function supportedNames(): string[] {
   return allOfFamily('bandit').filter((n) => sqlUnsupported(parseEstimatorSpec(n)) === undefined);
 }
 
-/** Checks the options as evaluateStream does, plus what this slice leaves out. */
-function resolveOptions(opts: DuckDbEvaluateOptions): { replicates: number; seed: number; ci: IntervalMethod; alpha: number } {
+/** Checks the options as evaluateStream does, plus what the SQL path leaves out. */
+export function resolveOptions(opts: Pick<DuckDbEvaluateOptions, 'replicates' | 'bootstrapKind' | 'seed' | 'ci' | 'alpha' | 'threads'>): {
+  replicates: number;
+  seed: number;
+  ci: IntervalMethod;
+  alpha: number;
+} {
   const { replicates, seed, ci, alpha } = resolveBootstrapOptions(opts);
-  if (opts.bootstrapKind === 'multinomial') throw new UsageError('--engine duckdb runs the Poisson bootstrap only (the multinomial bootstrap needs every cluster in memory); use --engine js');
-  if (ci === 'bca') throw new UsageError('--engine duckdb does not compute --ci bca yet (the jackknife needs every cluster total); use percentile, normal or bernstein, or --engine js');
+  if (opts.bootstrapKind === 'multinomial')
+    throw new UsageError('the SQL path (--engine duckdb, ope sql, --from-sums) runs the Poisson bootstrap only (the multinomial bootstrap needs every cluster in memory); use --engine js');
+  if (ci === 'bca')
+    throw new UsageError('the SQL path (--engine duckdb, --from-sums) does not compute --ci bca yet (the jackknife needs every cluster total); use percentile, normal or bernstein, or --engine js');
   return { replicates, seed, ci, alpha };
 }
 
+/** A DuckDB value (number, BIGINT as bigint, NULL) as a number; NULL is NaN. */
 function num(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
@@ -145,11 +176,11 @@ function num(v: unknown): number {
   return Number(v);
 }
 
-/** The point query's row as PassTotals (everything but the replicate sums). */
-function readPoint(row: readonly unknown[], plan: EvaluationPlan, q: CompiledQueries, clustered: boolean): { totals: Omit<PassTotals, 'replicateSums'>; bad: number[] } {
-  const { M, pairs: P, clipLevels } = q.layout;
+/** The point part's values (pointColumns order) as PassTotals (everything but the replicate sums). */
+function readPoint(values: readonly number[], plan: EvaluationPlan, layout: PointLayout, clustered: boolean): { totals: Omit<PassTotals, 'replicateSums'>; bad: number[] } {
+  const { M, pairs: P, clipLevels } = layout;
   let i = 0;
-  const next = () => num(row[i++]);
+  const next = () => values[i++];
   const n = next();
   const sums = Float64Array.from({ length: M }, next);
   const sumSquares = Float64Array.from({ length: M }, next);
@@ -164,7 +195,7 @@ function readPoint(row: readonly unknown[], plan: EvaluationPlan, q: CompiledQue
   const sizeWeighted = Float64Array.from({ length: M }, next);
   const sizeSquares = next();
   const clusters = next();
-  if (i !== row.length) throw new Error(`point query returned ${row.length} columns, expected ${i}`);
+  if (i !== values.length) throw new Error(`point query returned ${values.length} columns, expected ${i}`);
   const totals = {
     n,
     sums,
@@ -175,7 +206,7 @@ function readPoint(row: readonly unknown[], plan: EvaluationPlan, q: CompiledQue
     minPropensity,
     rewardMin,
     rewardMax,
-    // action_dist is not read on this path, so the unsupported-mass diagnostic is not computed.
+    // The unsupported-mass diagnostic needs per-action sums of action_dist, not compiled to SQL yet.
     unsupportedMass: plan.policies.map(() => undefined),
     clustered,
     clippedSums: [clipped],
@@ -184,46 +215,74 @@ function readPoint(row: readonly unknown[], plan: EvaluationPlan, q: CompiledQue
   return { totals, bad };
 }
 
-/**
- * The queries `--engine duckdb` would run on a Parquet log (`ope sql`), without running them: the
- * log's schema is read (DESCRIBE) to choose the estimators and the request id's keying. The
- * replicate query groups a request's rows first (correct for any log; the evaluation itself
- * skips that step when requests are single rows).
- */
-export async function compileForParquet(opts: {
-  log: string;
-  estimators?: DuckDbEvaluateOptions['estimators'];
-  replicates: number;
-  seed: number;
-}): Promise<{ queries: CompiledQueries; plan: EvaluationPlan; skipped: string[] }> {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  const instance = await DuckDBInstance.create(':memory:');
-  const con = await instance.connect();
-  try {
-    const { plan, src, skipped } = await planOnParquet(con, opts.log, opts.estimators);
-    return { queries: compileBanditQueries(plan, src, opts.replicates, opts.seed), plan, skipped };
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
+/** Where the sums came from, for the checks of `summarizeSums` and their messages. */
+export interface SumsOrigin {
+  /** The file the errors name (the log, or the saved sums). */
+  readonly file: string;
+  /** The logging propensity's column name. */
+  readonly propensity: string;
+  /** Rows are grouped by request id. */
+  readonly clustered: boolean;
+  /** Why rows keyed by their ordinal cannot be evaluated (the source has no stable, global row ordinal), or undefined when they can. */
+  readonly ordinalUndefined?: string;
+  /** How the user finds the bad rows the point part counted. */
+  readonly findBadRows: string;
 }
 
-/** The log's columns, the estimators they support, the plan and the SQL source of a Parquet log. */
-async function planOnParquet(
-  con: DuckDBConnection,
-  log: string,
-  requested: DuckDbEvaluateOptions['estimators'],
-): Promise<{ plan: EvaluationPlan; src: ReturnType<typeof banditSourceOf>; skipped: string[] }> {
-  let columns: Map<string, string>;
+/** The interval and bounds options both SQL paths share. */
+export interface SumsOptions {
+  readonly replicates: number;
+  readonly seed: number;
+  readonly ci: IntervalMethod;
+  readonly alpha: number;
+  readonly rewardRange?: EvaluateOptions['rewardRange'];
+  readonly maxWeight?: number;
+}
+
+/**
+ * The point part's values (pointColumns order) and the replicate sums (B x (1 + Mb), replicateColumns
+ * order, 0 for a replicate that drew no unit) into the EvaluationResult, as the in-process engine
+ * summarizes its own sums: shared by `--engine duckdb` and `--from-sums`. An input error when the
+ * point part counted rows the contract rejects.
+ */
+export function summarizeSums(plan: EvaluationPlan, layout: PointLayout, point: readonly number[], replicateSums: Float64Array | undefined, origin: SumsOrigin, opts: SumsOptions): EvaluationResult {
+  const pointTotals = checkPoint(plan, layout, point, origin);
+  const totals: PassTotals = { ...pointTotals, replicateSums };
+  const bounds = chooseBounds({ estimators: plan.slots.map((sl) => sl.estimator), policyNames: plan.policies, rewardRange: opts.rewardRange, maxWeight: opts.maxWeight }, totals);
+  return summarize(plan, totals, { replicates: opts.replicates, kind: 'poisson', seed: opts.seed, ci: opts.ci, alpha: opts.alpha, bounds });
+}
+
+/** The point part as PassTotals, or an input error for an empty log or rows the contract rejects (before any replicate is computed). */
+function checkPoint(plan: EvaluationPlan, layout: PointLayout, point: readonly number[], origin: SumsOrigin): Omit<PassTotals, 'replicateSums'> {
+  const { totals, bad } = readPoint(point, plan, layout, origin.clustered);
+  if (!(totals.n > 0)) throw new InputError('the log has no rows', { file: origin.file });
+  const [badPropensity, badTarget, badReward, badQ, ordinalKeyed] = bad;
+  if (origin.ordinalUndefined !== undefined && ordinalKeyed > 0) {
+    throw new InputError(`${ordinalKeyed} rows have no request_id, so their bootstrap cluster key is their row ordinal, which ${origin.ordinalUndefined}`, { file: origin.file });
+  }
+  const problems: string[] = [];
+  if (badPropensity > 0) problems.push(`${badPropensity} rows with ${origin.propensity} missing or outside (0, 1]`);
+  if (badTarget > 0) problems.push(`${badTarget} rows with the target probability (target_propensity, or action_dist at the action) missing or outside [0, 1]`);
+  if (badReward > 0) problems.push(`${badReward} rows with a missing or non-finite reward`);
+  if (badQ > 0) problems.push(`${badQ} rows with the reward model (q_hat_logged and q_hat_target, or q_hat at the action and under action_dist) missing or non-finite`);
+  if (problems.length > 0) throw new InputError(`${problems.join('; ')} (${origin.findBadRows})`, { file: origin.file });
+  return totals;
+}
+
+/** The log's columns, the estimators they support and the plan (the estimators on one target, 'target'). */
+export function planFor(who: string, columns: ReadonlyMap<string, string>, requested: DuckDbEvaluateOptions['estimators']): { plan: EvaluationPlan; skipped: string[] } {
+  const { estimators, skipped } = chooseEstimators(who, requested, columns);
+  if (estimators.length === 0) throw new UsageError('no estimator given');
+  return { plan: planEvaluation(['target'], estimators), skipped };
+}
+
+/** The columns of a Parquet log (DESCRIBE), an input error naming the file when it is not Parquet. */
+export async function describeLog(con: DuckDBConnection, log: string): Promise<Map<string, string>> {
   try {
-    columns = await describeParquet(con, log);
+    return await describeParquet(con, log);
   } catch (err) {
     throw new InputError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, { file: log });
   }
-  const { estimators, skipped } = chooseEstimators(requested, columns);
-  if (estimators.length === 0) throw new UsageError('no estimator given');
-  const plan = planEvaluation(['target'], estimators);
-  return { plan, src: banditSourceOf(log, columns, plan.needsRewardModel[0]), skipped };
 }
 
 /** Evaluates a Parquet bandit log on an embedded DuckDB. */
@@ -238,52 +297,80 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
   const instance = await DuckDBInstance.create(':memory:', settings);
   const con = await instance.connect();
   try {
-    const { plan, src, skipped } = await planOnParquet(con, opts.log, opts.estimators);
+    const columns = await describeLog(con, opts.log);
+    const { plan, skipped } = planFor('--engine duckdb', columns, opts.estimators);
+    const src = banditSourceOf('--engine duckdb', opts.log, columns, plan.needsRewardModel[0], parquetRows(opts.log));
     let queries = compileBanditQueries(plan, src, replicates, seed);
 
+    const origin: SumsOrigin = {
+      file: opts.log,
+      propensity: src.propensity,
+      clustered: src.requestId !== undefined,
+      ordinalUndefined: ordinalUndefined(ordinalKind(src)),
+      findBadRows: 'run ope validate --log for the first of each',
+    };
     let t0 = Date.now();
-    const pointRows = (await con.runAndReadAll(queries.point)).getRows();
-    const { totals: point, bad } = readPoint(pointRows[0], plan, queries, src.requestId !== undefined);
+    const pointRow = (await con.runAndReadAll(queries.point)).getRows()[0].map(num);
+    const { n, moments } = checkPoint(plan, queries.layout, pointRow, origin);
     // As the in-process engine's compaction: group a cluster's rows before the replicate join only
     // when requests average more than 4/3 rows (a fixed function of the data, not of the split).
-    queries = compileBanditQueries(plan, src, replicates, seed, point.moments.clusters <= 0.75 * point.n);
+    queries = compileBanditQueries(plan, src, replicates, seed, moments.clusters <= 0.75 * n);
     const pointMs = Date.now() - t0;
-    if (!(point.n > 0)) throw new UsageError('the log has no rows');
-    const [badPropensity, badTarget, badReward, badQ, ordinalKeyed] = bad;
-    if (isGlob(opts.log) && ordinalKeyed > 0) {
-      throw new InputError(
-        `${ordinalKeyed} rows have no request_id, so their bootstrap cluster key is their row ordinal, which a glob of several files does not define (file_row_number restarts in each file); give every row a request_id, or evaluate one file`,
-        { file: opts.log },
-      );
-    }
-    const problems: string[] = [];
-    if (badPropensity > 0) problems.push(`${badPropensity} rows with ${src.propensity} missing or outside (0, 1]`);
-    if (badTarget > 0) problems.push(`${badTarget} rows with target_propensity missing or outside [0, 1]`);
-    if (badReward > 0) problems.push(`${badReward} rows with a missing or non-finite reward`);
-    if (badQ > 0) problems.push(`${badQ} rows with q_hat_logged or q_hat_target missing or non-finite`);
-    if (problems.length > 0) throw new InputError(`${problems.join('; ')} (run ope validate --log for the first of each)`, { file: opts.log });
 
     let replicateSums: Float64Array | undefined;
     t0 = Date.now();
     if (queries.replicates !== undefined) {
       const rows = (await con.runAndReadAll(queries.replicates)).getRows();
-      const width = plan.bootstrapColumns.length + 1;
-      replicateSums = new Float64Array(replicates * width);
-      // A replicate that drew no unit has no row: its sums stay 0 (summarize then drops it, as the in-process engine does).
-      for (const r of rows) {
-        const b = num(r[0]);
-        if (!(Number.isInteger(b) && b >= 0 && b < replicates)) throw new Error(`replicate query returned replicate ${b}, expected 0..${replicates - 1}`);
-        for (let k = 0; k < width; k++) replicateSums[b * width + k] = num(r[1 + k]);
-      }
+      replicateSums = collectReplicates(
+        rows.map((r) => r.map(num)),
+        replicates,
+        plan.bootstrapColumns.length,
+        (b) => new Error(`replicate query returned replicate ${b}, expected 0..${replicates - 1}`),
+      );
     }
     const replicatesMs = Date.now() - t0;
-    const totals: PassTotals = { ...point, replicateSums };
-    const bounds = chooseBounds({ estimators: plan.slots.map((sl) => sl.estimator), policyNames: plan.policies, rewardRange: opts.rewardRange, maxWeight: opts.maxWeight }, totals);
-    const result = summarize(plan, totals, { replicates, kind: 'poisson', seed, ci, alpha, bounds });
+    const result = summarizeSums(plan, queries.layout, pointRow, replicateSums, origin, { replicates, seed, ci, alpha, rewardRange: opts.rewardRange, maxWeight: opts.maxWeight });
     return { result, skipped, queries, timings: { point: pointMs, replicates: replicatesMs } };
   } finally {
     con.closeSync();
     instance.closeSync();
     rmSync(spill, { recursive: true, force: true });
   }
+}
+
+/** A Parquet file (or glob) read in place, rows numbered by file_row_number (which restarts in each file of a glob). */
+export function parquetRows(log: string): RowsLocation {
+  return { from: parquetSource(log), ordinal: 'file_row_number', ordinalRestarts: isGlob(log) };
+}
+
+/** The row ordinal of a source: defined, absent (a warehouse table without --row-id), or restarting in each file (a glob). */
+export type OrdinalKind = 'defined' | 'none' | 'restarts';
+
+export function ordinalKind(src: BanditSource): OrdinalKind {
+  return src.ordinal === undefined ? 'none' : src.ordinalRestarts === true ? 'restarts' : 'defined';
+}
+
+/** Why rows keyed by their ordinal cannot be evaluated on such a source, or undefined. */
+export function ordinalUndefined(kind: OrdinalKind): string | undefined {
+  if (kind === 'none') return 'a warehouse table does not define (it has no row order): give --row-id COLUMN to ope sql, or give every row a request_id';
+  if (kind === 'restarts') return 'a glob of several files does not define (file_row_number restarts in each file); give every row a request_id, or evaluate one file';
+  return undefined;
+}
+
+/**
+ * Replicate rows [b, nb, rs0, ...] into the B x (1 + Mb) sums; a replicate that drew no unit has no
+ * row and its sums stay 0 (summarize then drops it, as the in-process engine does). `badIndex`
+ * makes the error for b outside 0..B-1 or repeated.
+ */
+export function collectReplicates(rows: readonly (readonly number[])[], B: number, bootstrapped: number, badIndex: (b: number, row: number) => Error): Float64Array {
+  const width = replicateColumns(bootstrapped).length;
+  const out = new Float64Array(B * width);
+  const seen = new Uint8Array(B);
+  rows.forEach((r, i) => {
+    const b = r[0];
+    if (!(Number.isInteger(b) && b >= 0 && b < B) || seen[b] === 1) throw badIndex(b, i);
+    seen[b] = 1;
+    for (let k = 0; k < width; k++) out[b * width + k] = r[1 + k];
+  });
+  return out;
 }

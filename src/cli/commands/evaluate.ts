@@ -6,7 +6,8 @@ import { evaluateLog } from '../../evaluate-log.js';
 import { DEFAULTS } from '../../engine/evaluate.js';
 import { ESTIMATOR_NAMES } from '../../../estimators/registry.js';
 import { INTERVAL_METHODS, type IntervalMethod } from '../../stats/intervals.js';
-import { evaluationDocument, toJson } from '../../report/evaluation-json.js';
+import { evaluationDocument, toJson, type RunInfo } from '../../report/evaluation-json.js';
+import type { EvaluationResult } from '../../engine/results.js';
 import { renderEvaluation } from '../../report/evaluation-table.js';
 import { parseColumnsMapping } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -16,7 +17,8 @@ import { BACKEND_CHOICES, parseBackendChoice } from '../../tf/backend.js';
 import { rewardModelLine, rewardModelJson } from '../../report/reward-model.js';
 
 interface EvaluateFlags {
-  log: string;
+  log?: string;
+  fromSums?: string;
   policy: string[];
   estimators?: string;
   bootstrap: string;
@@ -42,7 +44,8 @@ export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
     .description('estimate the value of target policies from a log with propensities, with bootstrap intervals and diagnostics')
-    .requiredOption('--log <file>', 'log file: .arrow/.feather/.ipc, .parquet, .csv, .jsonl/.ndjson')
+    .option('--log <file>', 'log file: .arrow/.feather/.ipc, .parquet, .csv, .jsonl/.ndjson')
+    .option('--from-sums <file>', 'instead of --log: the saved result (.csv, .json, .jsonl, .parquet) of the query ope sql prints, run where the log lives')
     .option('--policy <name=file>', "a target policy file aligned with the log by row order (repeatable); default: the log's own target columns", collect, [])
     .option(
       '--estimators <list>',
@@ -68,6 +71,12 @@ export function registerEvaluate(program: Command): void {
     .option('--json', 'print one JSON document to stdout')
     .option('--out <file>', 'also write the JSON document to this file (atomically)')
     .action(async (flags: EvaluateFlags, cmd: Command) => {
+      if (flags.fromSums !== undefined) {
+        await runFromSums(flags, flags.fromSums, cmd);
+        return;
+      }
+      if (flags.log === undefined) throw new UsageError("required option '--log <file>' not specified (or --from-sums FILE)");
+      const log = flags.log;
       const policies: Record<string, string> = {};
       for (const p of flags.policy) {
         const [name, file] = parsePolicyOption(p);
@@ -78,7 +87,7 @@ export function registerEvaluate(program: Command): void {
       const threads = flags.threads === undefined ? availableParallelism() : parseIntOption('--threads', flags.threads, 1, 256);
       const started = Date.now();
       if (flags.engine === 'duckdb') {
-        await runDuckDb(flags, replicates, threads, started);
+        await runDuckDb(flags, log, replicates, threads, started);
         return;
       }
       if (flags.memoryLimit !== undefined) throw new UsageError('--memory-limit applies to --engine duckdb (the in-process engine streams the log in bounded memory by itself)');
@@ -86,7 +95,7 @@ export function registerEvaluate(program: Command): void {
       let outcome;
       try {
         outcome = await evaluateLog({
-          log: flags.log,
+          log,
           policies,
           ...estimationOptions(flags, replicates),
           read: {
@@ -113,7 +122,7 @@ export function registerEvaluate(program: Command): void {
       }
       const { result, skipped, rewardModel } = outcome;
       const backend = rewardModel === undefined ? 'js (typed arrays; no reward model fitted)' : `js (typed arrays); reward model on ${rewardModel.backend}`;
-      const info = { command: 'evaluate', log: flags.log, backend, threads };
+      const info = { command: 'evaluate', log, backend, threads };
       const doc = evaluationDocument(result, info);
       if (rewardModel !== undefined) rewardModelJson(doc, rewardModel);
       if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: SKIPPED_REASON };
@@ -153,7 +162,7 @@ function estimationOptions(flags: EvaluateFlags, replicates: number) {
 }
 
 /** `--engine duckdb`: the SQL path (src/sql), for the options it supports; a usage error names the rest. */
-async function runDuckDb(flags: EvaluateFlags, replicates: number, threads: number, started: number): Promise<void> {
+async function runDuckDb(flags: EvaluateFlags, log: string, replicates: number, threads: number, started: number): Promise<void> {
   const unsupported: string[] = [];
   if (flags.policy.length > 0) unsupported.push('--policy (give target_propensity, q_hat_logged, q_hat_target as columns of the log)');
   if (flags.rewardModel !== undefined) unsupported.push('--reward-model');
@@ -161,12 +170,34 @@ async function runDuckDb(flags: EvaluateFlags, replicates: number, threads: numb
   if (unsupported.length > 0) throw new UsageError(`--engine duckdb does not support ${unsupported.join(', ')} yet; use --engine js`);
   const { evaluateDuckDb } = await import('../../sql/evaluate-duckdb.js');
   const { result, skipped } = await evaluateDuckDb({
-    log: flags.log,
+    log,
     ...estimationOptions(flags, replicates),
     threads,
     memoryLimit: flags.memoryLimit,
   });
-  const info = { command: 'evaluate', log: flags.log, backend: 'duckdb (embedded, @duckdb/node-api; estimators compiled to SQL)', threads };
+  await reportSqlResult(flags, result, skipped, { command: 'evaluate', log, backend: 'duckdb (embedded, @duckdb/node-api; estimators compiled to SQL)', threads }, started);
+}
+
+/**
+ * `--from-sums FILE`: the saved result of the `ope sql` query, summarized as `--engine duckdb`
+ * summarizes its own. The estimators, replicates and seed are the plan's (in the file), so the
+ * flags that would choose them are refused rather than silently ignored.
+ */
+async function runFromSums(flags: EvaluateFlags, file: string, cmd: Command): Promise<void> {
+  const started = Date.now();
+  const fromPlan = ['log', 'estimators', 'bootstrap', 'bootstrapKind', 'seed', 'engine', 'rewardModel', 'columns', 'batchRows', 'threads'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+  if (fromPlan.length > 0 || flags.policy.length > 0) {
+    const names = [...fromPlan.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())), ...(flags.policy.length > 0 ? ['--policy'] : [])];
+    throw new UsageError(`--from-sums takes the log, estimators, replicates and seed from the plan in ${file} (chosen by ope sql); drop ${names.join(', ')}`);
+  }
+  const { evaluateFromSums } = await import('../../sql/sums.js');
+  const { ci, alpha, rewardRange, maxWeight } = estimationOptions(flags, 0);
+  const { result, sumsPlan } = await evaluateFromSums({ file, ci, alpha, rewardRange, maxWeight });
+  await reportSqlResult(flags, result, [], { command: 'evaluate', log: file, backend: `from sums (${file}, dialect ${sumsPlan.dialect})`, threads: 1 }, started);
+}
+
+/** The table or JSON of the SQL paths (`--engine duckdb`, `--from-sums`), and the atomic `--out`. */
+async function reportSqlResult(flags: EvaluateFlags, result: EvaluationResult, skipped: readonly string[], info: RunInfo, started: number): Promise<void> {
   const doc = evaluationDocument(result, info);
   if (skipped.length > 0) doc.skipped_estimators = { names: skipped, reason: SKIPPED_REASON };
   if (flags.out !== undefined) await writeFileAtomic(flags.out, toJson(doc));
@@ -176,7 +207,7 @@ async function runDuckDb(flags: EvaluateFlags, replicates: number, threads: numb
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const footer = [
-    `n = ${result.n} rows; ${result.bootstrap.replicates} poisson bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${threads} threads; ${seconds}s; backend: ${info.backend}`,
+    `n = ${result.n} rows; ${result.bootstrap.replicates} poisson bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${info.threads} threads; ${seconds}s; backend: ${info.backend}`,
   ];
   if (skipped.length > 0) footer.push(`not run (the inputs lack what they need): ${skipped.join(', ')}`);
   if (result.bounds !== undefined && result.policies.some((p) => p.valueInterval !== undefined))
