@@ -11,7 +11,7 @@ import { evaluateLog } from '../src/evaluate-log.js';
 import { planEvaluation } from '../src/engine/plan.js';
 import { mix32, poissonWeight, replicateKey, seedKey } from '../src/stats/hash.js';
 import { clusterHashSql, clusterKeySql, mix32Sql, poissonWeightSql, replicateTableSql, seedKeySql } from '../src/sql/hash.js';
-import { compileBanditQueries, parquetSource } from '../src/sql/compile.js';
+import { compileBanditQueries } from '../src/sql/compile.js';
 import { evaluateDuckDb } from '../src/sql/evaluate-duckdb.js';
 import { parseEstimatorList } from '../estimators/registry.js';
 import { runCli } from './helpers/run-cli.js';
@@ -119,7 +119,7 @@ describe('ope evaluate --engine duckdb', () => {
       const path = join(dir, file);
       const plan = planEvaluation(['target'], parseEstimatorList('ips,snips'));
       const src = {
-        from: parquetSource(path),
+        from: `read_parquet('${path}', file_row_number = true)`,
         ordinal: 'file_row_number',
         propensity: 'propensity',
         requestId: keyed ? { name: 'request_id', type: 'integer' as const } : undefined,
@@ -142,29 +142,58 @@ describe('ope evaluate --engine duckdb', () => {
     }
   }, 60000);
 
-  it('one file or the same rows split into three files (a glob): the same results', async () => {
+  it('one file or the same rows split into 10 files (a glob, a folder): the same results, on both engines', async () => {
     const { mkdirSync } = await import('node:fs');
-    for (const [file, cut] of [
-      ['clustered', 'request_id'],
-      ['rows', 'file_row_number'],
-    ] as const) {
+    for (const file of ['clustered', 'rows'] as const) {
       const parts = join(dir, `${file}-parts`);
       mkdirSync(parts);
       const from = `read_parquet('${join(dir, `${file}.parquet`)}', file_row_number = true)`;
-      const cols = file === 'rows' ? 'action, reward, propensity, target_propensity, q_hat_logged, q_hat_target' : '* EXCLUDE (file_row_number)';
-      for (const [k, where] of [`${cut} < 3000`, `${cut} >= 3000 AND ${cut} < 7001`, `${cut} >= 7001`].entries()) {
-        await con.run(`COPY (SELECT ${cols} FROM ${from} WHERE ${where} ORDER BY file_row_number) TO '${join(parts, `part-${k}.parquet`)}' (FORMAT parquet)`);
+      const cols = file === 'rows' ? 'action, reward, propensity, target_propensity, q_hat_logged, q_hat_target' : '* EXCLUDE (file_row_number, part)';
+      for (let k = 0; k < 10; k++) {
+        // Consecutive, unequal slices in row order (part-0 .. part-9 sort as the files are read).
+        const sliced = `(SELECT *, ntile(10) OVER (ORDER BY file_row_number) - 1 AS part FROM ${from})`;
+        await con.run(`COPY (SELECT ${cols} FROM ${sliced} WHERE part = ${k} ORDER BY file_row_number) TO '${join(parts, `part-${k}.parquet`)}' (FORMAT parquet)`);
       }
       const common = { estimators: ESTIMATORS, replicates: 100, seed: 3 };
-      if (file === 'rows') {
-        // Without ids the cluster key is the row ordinal, which restarts in each file: refused.
-        await expect(evaluateDuckDb({ ...common, log: join(parts, '*.parquet') })).rejects.toThrow(/row ordinal/);
-        continue;
-      }
       const one = await evaluateDuckDb({ ...common, log: join(dir, `${file}.parquet`) });
-      const split = await evaluateDuckDb({ ...common, log: join(parts, '*.parquet') });
-      expectSame(one.result, split.result);
+      // Without request ids the bootstrap keys rows by their ordinal across the files: offsets from the footers.
+      for (const log of [join(parts, '*.parquet'), parts]) {
+        expectSame(one.result, (await evaluateDuckDb({ ...common, log })).result);
+        expectSame(one.result, (await evaluateLog({ ...common, log, threads: 1 })).result);
+      }
     }
+    // A file whose columns differ from the first file's is named.
+    mkdirSync(join(dir, 'odd-parts'));
+    const odd = join(dir, 'odd-parts', 'part-1.parquet');
+    await con.run(`COPY (SELECT * FROM read_parquet('${join(dir, 'rows-parts', 'part-0.parquet')}')) TO '${join(dir, 'odd-parts', 'part-0.parquet')}' (FORMAT parquet)`);
+    await con.run(`COPY (SELECT *, 1 AS extra FROM read_parquet('${join(dir, 'rows-parts', 'part-1.parquet')}')) TO '${odd}' (FORMAT parquet)`);
+    await expect(evaluateDuckDb({ log: join(dir, 'odd-parts'), estimators: ESTIMATORS, replicates: 0 })).rejects.toThrow(`${odd}: its columns`);
+  }, 60000);
+
+  it('a --policy file joined by row order equals the in-process engine, for one file and for a dataset', async () => {
+    for (const file of ['clustered', 'rows'] as const) {
+      const src = `read_parquet('${join(dir, `${file}.parquet`)}', file_row_number = true)`;
+      const logOnly = join(dir, `${file}-log-only.parquet`);
+      const policy = join(dir, `${file}-policy.parquet`);
+      await con.run(`COPY (SELECT * EXCLUDE (file_row_number, target_propensity, q_hat_target) FROM ${src} ORDER BY file_row_number) TO '${logOnly}' (FORMAT parquet)`);
+      await con.run(`COPY (SELECT target_propensity, q_hat_target FROM ${src} ORDER BY file_row_number) TO '${policy}' (FORMAT parquet)`);
+      const common = { estimators: ESTIMATORS, replicates: 100, seed: 8 };
+      const js = await evaluateLog({ ...common, log: logOnly, policies: { cand: policy }, threads: 1 });
+      const sql = await evaluateDuckDb({ ...common, log: logOnly, policy: { name: 'cand', file: policy } });
+      expectSame(js.result, sql.result);
+      expect(sql.result.policies[0].policy).toBe('cand');
+      // The policy's columns replace the log's own: the original log, whose inline target is the same, agrees too.
+      expectSame(js.result, (await evaluateDuckDb({ ...common, log: join(dir, `${file}.parquet`), policy: { name: 'cand', file: policy } })).result);
+      // A dataset log (10 files) with the policy aligned to its global row order.
+      const parts = join(dir, `${file}-parts`);
+      const dataset = await evaluateDuckDb({ ...common, log: parts, policy: { name: 'cand', file: policy } });
+      expectSame((await evaluateLog({ ...common, log: join(dir, `${file}.parquet`), policies: { cand: policy }, threads: 1 })).result, dataset.result);
+    }
+    const short = join(dir, 'policy-short.parquet');
+    await con.run(`COPY (SELECT target_propensity FROM read_parquet('${join(dir, 'rows-policy.parquet')}') LIMIT 10) TO '${short}' (FORMAT parquet)`);
+    await expect(evaluateDuckDb({ log: join(dir, 'rows-log-only.parquet'), estimators: 'ips', replicates: 0, policy: { name: 'p', file: short } })).rejects.toThrow(
+      /one row per log row.*it has 10 rows/,
+    );
   }, 60000);
 
   it('ope sql prints one query that DuckDB runs to the same sums as --engine duckdb', async () => {

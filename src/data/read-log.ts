@@ -113,7 +113,8 @@ export function openLog(path: string, opts?: ReadOptions): LogSource {
   return isDatasetSpec(path) ? new DatasetLogSource(path, opts) : new FileLogSource(path, opts);
 }
 
-function isDatasetSpec(path: string): boolean {
+/** A folder or a glob (a dataset of files), as opposed to one file. */
+export function isDatasetSpec(path: string): boolean {
   if (picomatch.scan(path).isGlob) return true;
   try {
     return statSync(path).isDirectory();

@@ -26,8 +26,6 @@ export interface BanditSource {
    * Rows without a request id are keyed by it.
    */
   readonly ordinal?: string;
-  /** The ordinal restarts within the source (file_row_number over a glob of files). */
-  readonly ordinalRestarts?: boolean;
   readonly propensity: string;
   /** The request id column and how its values are keyed (cluster-key.ts), or undefined: rows are clusters. */
   readonly requestId?: { readonly name: string; readonly type: 'integer' | 'string' };
@@ -96,16 +94,6 @@ export function layoutOf(plan: EvaluationPlan): PointLayout {
 /** A string as a DuckDB SQL literal (file paths). */
 export function literal(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** The --log is a glob of files, not one file. */
-export function isGlob(path: string): boolean {
-  return /[*?[]/.test(path);
-}
-
-/** read_parquet over one file (or a glob), with the row's ordinal within its file. */
-export function parquetSource(path: string): string {
-  return `read_parquet(${literal(path)}, file_row_number = true)`;
 }
 
 function columnsFor(d: SqlDialect): SqlColumns {

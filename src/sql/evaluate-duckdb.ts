@@ -5,12 +5,13 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Estimator } from '../../estimators/estimator.js';
 import { allOfFamily, estimatorNeedsRewardModel, parseEstimatorList, parseEstimatorSpec } from '../../estimators/registry.js';
 import { InputError, UsageError } from '../data/errors.js';
+import { datasetFiles, isDatasetSpec } from '../data/read-log.js';
 import { chooseBounds, resolveBootstrapOptions, type EvaluateOptions, type PassTotals } from '../engine/evaluate.js';
 import type { IntervalMethod } from '../stats/intervals.js';
 import { planEvaluation, type EvaluationPlan } from '../engine/plan.js';
 import type { EvaluationResult } from '../engine/results.js';
 import { summarize } from '../engine/summarize.js';
-import { compileBanditQueries, isGlob, literal, parquetSource, replicateColumns, type BanditSource, type CompiledQueries, type PointLayout } from './compile.js';
+import { compileBanditQueries, literal, replicateColumns, type BanditSource, type CompiledQueries, type PointLayout } from './compile.js';
 
 /**
  * `ope evaluate --engine duckdb` (issue 10 item 3): the plan compiled to SQL (compile.ts), run on an
@@ -37,6 +38,11 @@ export interface DuckDbEvaluateOptions extends Omit<EvaluateOptions, 'estimators
    * here, removed afterwards) and gets much slower (bench/README.md, scale).
    */
   readonly memoryLimit?: string;
+  /**
+   * One target policy file (Parquet) aligned with the log by row order, as the in-process engine
+   * aligns it: joined on the log's row ordinal. Default: the log's own target columns.
+   */
+  readonly policy?: { readonly name: string; readonly file: string };
 }
 
 /** A DuckDB size ('512MB', '1.5GB', '2GiB'), or a usage error naming the flag. */
@@ -67,7 +73,6 @@ const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINT
 export interface RowsLocation {
   readonly from: string;
   readonly ordinal?: string;
-  readonly ordinalRestarts?: boolean;
 }
 
 /**
@@ -92,10 +97,7 @@ export function banditSourceOf(who: string, what: string, columns: ReadonlyMap<s
   else if (columns.has('action_dist')) {
     needAction('action_dist');
     target = 'action_dist';
-  } else
-    throw new UsageError(
-      `${who} needs the target policy in the log: column 'target_propensity' (pi of the logged action) or 'action_dist' (a list over actions); --policy files are not compiled to SQL yet (use --engine js)`,
-    );
+  } else throw new UsageError(`${who} needs the target policy: column 'target_propensity' (pi of the logged action) or 'action_dist' (a list over actions), in the log or in a --policy file`);
   let rewardModel: BanditSource['rewardModel'];
   if (wantRewardModel) {
     const logged = columns.has('q_hat_logged') ? 'q_hat_logged' : columns.has('q_hat') ? 'q_hat' : undefined;
@@ -120,7 +122,7 @@ export function banditSourceOf(who: string, what: string, columns: ReadonlyMap<s
       `${who}: ${what} has no request_id (or slate_id), so the bootstrap would key each row by its ordinal, and a table has no stable row order; give a column that numbers the rows with --row-id COLUMN (0, 1, 2, ... in log order reproduces the in-process engine), or add request_id`,
     );
   }
-  return { from: where.from, ordinal: where.ordinal, ordinalRestarts: where.ordinalRestarts, propensity, requestId, target, rewardModel };
+  return { from: where.from, ordinal: where.ordinal, propensity, requestId, target, rewardModel };
 }
 
 /** Why an estimator cannot run on the SQL path, or undefined when it can. */
@@ -270,25 +272,81 @@ function checkPoint(plan: EvaluationPlan, layout: PointLayout, point: readonly n
 }
 
 /** The log's columns, the estimators they support and the plan (the estimators on one target, 'target'). */
-export function planFor(who: string, columns: ReadonlyMap<string, string>, requested: DuckDbEvaluateOptions['estimators']): { plan: EvaluationPlan; skipped: string[] } {
+export function planFor(who: string, columns: ReadonlyMap<string, string>, requested: DuckDbEvaluateOptions['estimators'], policyName = 'target'): { plan: EvaluationPlan; skipped: string[] } {
   const { estimators, skipped } = chooseEstimators(who, requested, columns);
   if (estimators.length === 0) throw new UsageError('no estimator given');
-  return { plan: planEvaluation(['target'], estimators), skipped };
+  return { plan: planEvaluation([policyName], estimators), skipped };
 }
 
-/** The columns of a Parquet log (DESCRIBE), an input error naming the file when it is not Parquet. */
-export async function describeLog(con: DuckDBConnection, log: string): Promise<Map<string, string>> {
-  try {
-    return await describeParquet(con, log);
-  } catch (err) {
-    throw new InputError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, { file: log });
+/** The policy columns the bandit estimators read (DESIGN.md §2); a policy file's columns replace the log's. */
+const POLICY_COLUMNS = ['target_propensity', 'action_dist', 'q_hat_target'];
+
+/** Rows in Parquet files, from their footers. */
+async function parquetRowCount(con: DuckDBConnection, files: readonly string[]): Promise<number> {
+  const rows = (await con.runAndReadAll(`SELECT sum(num_rows) FROM parquet_file_metadata([${files.map(literal).join(', ')}])`)).getRows();
+  return num(rows[0][0]);
+}
+
+/**
+ * The log joined with a policy file row by row, as alignPolicies pairs them: policy row k with the
+ * log row whose ordinal is k (a hash join on the ordinal; DuckDB spills it under --memory-limit).
+ * The policy's columns replace any the log has of the same name. A policy with another number of
+ * rows than the log is an input error, as in the in-process engine.
+ */
+export async function joinPolicy(
+  con: DuckDBConnection,
+  logFiles: readonly string[],
+  where: RowsLocation,
+  logColumns: ReadonlyMap<string, string>,
+  policy: { readonly name: string; readonly file: string },
+): Promise<{ where: RowsLocation; columns: Map<string, string> }> {
+  if (!/\.parquet$/i.test(policy.file)) throw new UsageError(`--engine duckdb reads Parquet policy files only; ${policy.file} is not .parquet (or use --engine js)`);
+  const policyColumns = await describeLog(con, [policy.file]);
+  const taken = POLICY_COLUMNS.filter((c) => policyColumns.has(c));
+  if (!taken.includes('target_propensity') && !taken.includes('action_dist')) {
+    throw new InputError(`policy '${policy.name}' has neither target_propensity nor action_dist (columns: ${[...policyColumns.keys()].join(', ')})`, { file: policy.file });
   }
+  const logRows = await parquetRowCount(con, logFiles);
+  const policyRows = await parquetRowCount(con, [policy.file]);
+  if (logRows !== policyRows) {
+    throw new InputError(`policy '${policy.name}' must have one row per log row (aligned by row order); it has ${policyRows} rows, the log ${logRows}`, { file: policy.file });
+  }
+  if (where.ordinal === undefined) throw new Error('a policy join needs the log row ordinal');
+  const replaced = taken.filter((c) => logColumns.has(c));
+  const q = (c: string) => `"${c}"`;
+  const logPart = replaced.length > 0 ? `ope_log.* EXCLUDE (${replaced.map(q).join(', ')})` : 'ope_log.*';
+  const from =
+    `(SELECT ${logPart}, ${taken.map((c) => `ope_pol.${q(c)}`).join(', ')}` +
+    ` FROM ${where.from} AS ope_log` +
+    ` JOIN (SELECT ${taken.map(q).join(', ')}, file_row_number AS ope_policy_row FROM read_parquet(${literal(policy.file)}, file_row_number = true)) AS ope_pol` +
+    ` ON ope_log.${where.ordinal} = ope_pol.ope_policy_row)`;
+  const columns = new Map([...logColumns].filter(([c]) => !taken.includes(c)));
+  for (const c of taken) columns.set(c, policyColumns.get(c) as string);
+  return { where: { from, ordinal: where.ordinal }, columns };
+}
+
+/** The columns of a Parquet log's files (DESCRIBE), an input error naming the file that cannot be read or differs from the first. */
+export async function describeLog(con: DuckDBConnection, files: readonly string[]): Promise<Map<string, string>> {
+  let first: Map<string, string> | undefined;
+  for (const file of files) {
+    let columns: Map<string, string>;
+    try {
+      columns = await describeParquet(con, file);
+    } catch (err) {
+      throw new InputError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, { file });
+    }
+    const text = (m: Map<string, string>) => [...m].map(([k, v]) => `${k} ${v}`).join(', ');
+    if (first === undefined) first = columns;
+    else if (text(columns) !== text(first)) throw new InputError(`its columns (${text(columns)}) differ from the dataset's first file's (${text(first)})`, { file });
+  }
+  if (first === undefined) throw new InputError('the dataset has no file', { file: files.join(', ') });
+  return first;
 }
 
 /** Evaluates a Parquet bandit log on an embedded DuckDB. */
 export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckDbEvaluateResult> {
   const { replicates, seed, ci, alpha } = resolveOptions(opts);
-  if (!/\.parquet$/i.test(opts.log) && !isGlob(opts.log)) throw new UsageError(`--engine duckdb reads Parquet logs only; ${opts.log} is not .parquet (convert it, or use --engine js)`);
+  const files = await parquetFiles(opts.log);
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const spill = mkdtempSync(join(tmpdir(), 'ope-duckdb-'));
   const settings: Record<string, string> = { temp_directory: spill };
@@ -297,9 +355,11 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
   const instance = await DuckDBInstance.create(':memory:', settings);
   const con = await instance.connect();
   try {
-    const columns = await describeLog(con, opts.log);
-    const { plan, skipped } = planFor('--engine duckdb', columns, opts.estimators);
-    const src = banditSourceOf('--engine duckdb', opts.log, columns, plan.needsRewardModel[0], parquetRows(opts.log));
+    let columns = await describeLog(con, files);
+    let where = await parquetRows(con, files);
+    if (opts.policy !== undefined) ({ where, columns } = await joinPolicy(con, files, where, columns, opts.policy));
+    const { plan, skipped } = planFor('--engine duckdb', columns, opts.estimators, opts.policy?.name);
+    const src = banditSourceOf('--engine duckdb', opts.log, columns, plan.needsRewardModel[0], where);
     let queries = compileBanditQueries(plan, src, replicates, seed);
 
     const origin: SumsOrigin = {
@@ -338,22 +398,57 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
   }
 }
 
-/** A Parquet file (or glob) read in place, rows numbered by file_row_number (which restarts in each file of a glob). */
-export function parquetRows(log: string): RowsLocation {
-  return { from: parquetSource(log), ordinal: 'file_row_number', ordinalRestarts: isGlob(log) };
+/**
+ * The Parquet files of a log given as one file, a folder or a glob: a dataset's files are listed
+ * and sorted as the in-process reader lists them (datasetFiles), so both engines see the same rows
+ * in the same order.
+ */
+export async function parquetFiles(spec: string): Promise<string[]> {
+  const files = isDatasetSpec(spec) ? await datasetFiles(spec) : [spec];
+  const other = files.find((f) => !/\.parquet$/i.test(f));
+  if (other !== undefined) throw new UsageError(`--engine duckdb reads Parquet logs only; ${other} is not .parquet (convert it, or use --engine js)`);
+  return files;
 }
 
-/** The row ordinal of a source: defined, absent (a warehouse table without --row-id), or restarting in each file (a glob). */
-export type OrdinalKind = 'defined' | 'none' | 'restarts';
+/**
+ * The rows of Parquet files read in place, numbered as the in-process reader numbers them. One
+ * file: DuckDB's file_row_number. Several: file_row_number restarts in each file, so each file's
+ * rows are offset by the rows of the files before it (their row counts from the Parquet footers,
+ * joined by file name: a few rows on the build side of a hash join), which makes the ordinal, and
+ * so the bootstrap key of rows without a request id, the same as in one file.
+ */
+export async function parquetRows(con: DuckDBConnection, files: readonly string[]): Promise<RowsLocation> {
+  if (files.length === 1) return { from: `read_parquet(${literal(files[0])}, file_row_number = true)`, ordinal: 'file_row_number' };
+  const list = `[${files.map(literal).join(', ')}]`;
+  const counts = new Map<string, number>();
+  for (const row of (await con.runAndReadAll(`SELECT file_name, num_rows FROM parquet_file_metadata(${list})`)).getRows()) counts.set(String(row[0]), num(row[1]));
+  let base = 0;
+  const offsets = files.map((f) => {
+    const rows = counts.get(f);
+    if (rows === undefined) throw new Error(`parquet_file_metadata did not list ${f}`);
+    const at = base;
+    base += rows;
+    return `(${literal(f)}, ${at})`;
+  });
+  return {
+    from:
+      `(SELECT ope_l.*, ope_o.ope_base + ope_l.file_row_number AS ope_ordinal` +
+      ` FROM read_parquet(${list}, filename = true, file_row_number = true) AS ope_l` +
+      ` JOIN (VALUES ${offsets.join(', ')}) AS ope_o(ope_file, ope_base) ON ope_l.filename = ope_o.ope_file)`,
+    ordinal: 'ope_ordinal',
+  };
+}
+
+/** The row ordinal of a source: defined, or absent (a warehouse table without --row-id). */
+export type OrdinalKind = 'defined' | 'none';
 
 export function ordinalKind(src: BanditSource): OrdinalKind {
-  return src.ordinal === undefined ? 'none' : src.ordinalRestarts === true ? 'restarts' : 'defined';
+  return src.ordinal === undefined ? 'none' : 'defined';
 }
 
 /** Why rows keyed by their ordinal cannot be evaluated on such a source, or undefined. */
 export function ordinalUndefined(kind: OrdinalKind): string | undefined {
   if (kind === 'none') return 'a warehouse table does not define (it has no row order): give --row-id COLUMN to ope sql, or give every row a request_id';
-  if (kind === 'restarts') return 'a glob of several files does not define (file_row_number restarts in each file); give every row a request_id, or evaluate one file';
   return undefined;
 }
 

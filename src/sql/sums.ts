@@ -14,6 +14,7 @@ import {
   describeLog,
   ordinalKind,
   ordinalUndefined,
+  parquetFiles,
   parquetRows,
   planFor,
   resolveOptions,
@@ -108,8 +109,7 @@ export async function compileSums(opts: CompileSumsOptions): Promise<CompiledSum
     const extra = (['table', 'schema', 'rowId'] as const).filter((k) => opts[k] !== undefined);
     if (extra.length > 0) throw new UsageError(`${who} reads the Parquet --log in place (rows numbered by file_row_number); --table, --schema and --row-id are for the warehouse dialects`);
     if (opts.log === undefined) throw new UsageError(`${who} needs --log FILE (a Parquet log, or a glob of them)`);
-    columns = await describeOnDuckDb(opts.log);
-    where = parquetRows(opts.log);
+    ({ columns, where } = await onDuckDb(opts.log, true));
     what = opts.log;
   } else {
     if (opts.table === undefined) throw new UsageError(`${who} needs --table NAME, the table (or view) the query reads where the log lives`);
@@ -118,7 +118,7 @@ export async function compileSums(opts: CompileSumsOptions): Promise<CompiledSum
         `${who} needs the table's columns: either --log SAMPLE.parquet (a local Parquet file with the same schema) or --schema 'request_id:string,reward,propensity,target_propensity,...'`,
       );
     }
-    columns = opts.schema !== undefined ? parseSchema(opts.schema) : await describeOnDuckDb(opts.log as string);
+    columns = opts.schema !== undefined ? parseSchema(opts.schema) : (await onDuckDb(opts.log as string, false)).columns;
     if (opts.rowId !== undefined && !columns.has(opts.rowId)) throw new UsageError(`${who}: --row-id ${opts.rowId} is not a column of ${opts.table} (${[...columns.keys()].join(', ')})`);
     where = { from: opts.table, ordinal: opts.rowId === undefined ? undefined : castSql(d.ident(opts.rowId), 'bigint', d) };
     what = `table ${opts.table}`;
@@ -142,12 +142,15 @@ export async function compileSums(opts: CompileSumsOptions): Promise<CompiledSum
   return { sql, plan, sumsPlan, skipped };
 }
 
-async function describeOnDuckDb(log: string): Promise<Map<string, string>> {
+/** A Parquet log's columns and, when `rows`, its rows as --engine duckdb reads them. */
+async function onDuckDb(log: string, rows: boolean): Promise<{ columns: Map<string, string>; where: RowsLocation }> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const con = await instance.connect();
   try {
-    return await describeLog(con, log);
+    const files = await parquetFiles(log);
+    const columns = await describeLog(con, rows ? files : files.slice(0, 1));
+    return { columns, where: rows ? await parquetRows(con, files) : { from: '' } };
   } finally {
     con.closeSync();
     instance.closeSync();
@@ -250,7 +253,7 @@ function parsePlan(text: unknown, file: string, row: number): SumsPlan {
     p.bootstrap === 'poisson' &&
     typeof p.clustered === 'boolean' &&
     typeof p.propensity === 'string' &&
-    (p.ordinal === 'defined' || p.ordinal === 'none' || p.ordinal === 'restarts') &&
+    (p.ordinal === 'defined' || p.ordinal === 'none') &&
     Array.isArray(p.columns);
   if (!ok) throw new InputError('the plan lacks fields or has fields of the wrong type; save the result of the query ope sql prints, unchanged', where);
   return p as SumsPlan;

@@ -164,13 +164,15 @@ function estimationOptions(flags: EvaluateFlags, replicates: number) {
 /** `--engine duckdb`: the SQL path (src/sql), for the options it supports; a usage error names the rest. */
 async function runDuckDb(flags: EvaluateFlags, log: string, replicates: number, threads: number, started: number): Promise<void> {
   const unsupported: string[] = [];
-  if (flags.policy.length > 0) unsupported.push('--policy (give target_propensity, q_hat_logged, q_hat_target as columns of the log)');
+  if (flags.policy.length > 1) unsupported.push('more than one --policy (evaluate them one at a time)');
   if (flags.rewardModel !== undefined) unsupported.push('--reward-model');
   if (flags.columns !== undefined) unsupported.push('--columns');
   if (unsupported.length > 0) throw new UsageError(`--engine duckdb does not support ${unsupported.join(', ')} yet; use --engine js`);
   const { evaluateDuckDb } = await import('../../sql/evaluate-duckdb.js');
+  const policy = flags.policy.length === 1 ? parsePolicyOption(flags.policy[0]) : undefined;
   const { result, skipped } = await evaluateDuckDb({
     log,
+    policy: policy === undefined ? undefined : { name: policy[0], file: policy[1] },
     ...estimationOptions(flags, replicates),
     threads,
     memoryLimit: flags.memoryLimit,
