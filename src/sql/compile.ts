@@ -148,7 +148,7 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-/** The point part's CTEs (per_row, units, per_cluster); `SELECT * FROM per_row, per_cluster` is its one row, in pointColumns order. */
+/** The point part's CTEs, the last of them point_row: its one row, in pointColumns order. */
 function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): string {
   const M = plan.columns.length;
   const P = plan.pairs.length / 2;
@@ -171,18 +171,26 @@ function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): stri
     src.requestId !== undefined ? `${d.countIf('g_id IS NULL')} AS ordinal_keyed` : 'count(*) AS ordinal_keyed',
   );
   // Cluster moments: sum_c T_cj T_ck over the plan's pairs, sum_c n_c T_cj, sum_c n_c^2, clusters.
-  const unitCols = range(M).map((j) => `sum(t${j}) AS T${j}`);
-  const moments: string[] = [];
-  for (let p = 0; p < P; p++) moments.push(`sum(T${plan.pairs[2 * p]} * T${plan.pairs[2 * p + 1]}) AS pp${p}`);
-  for (const j of range(M)) moments.push(`sum(n_c * T${j}) AS nw${j}`);
-  moments.push('sum(n_c * n_c) AS nn', 'count(*) AS clusters');
-  const units =
-    src.requestId !== undefined
-      ? `SELECT count(*) AS n_c, ${unitCols.join(', ')} FROM log_rows GROUP BY g_id, g_row`
-      : `SELECT 1 AS n_c, ${range(M)
-          .map((j) => `t${j} AS T${j}`)
-          .join(', ')} FROM log_rows`;
-  return [`per_row AS (SELECT ${perRow.join(', ')} FROM log_rows),`, `units AS (${units}),`, `per_cluster AS (SELECT ${moments.join(', ')} FROM units)`].join('\n');
+  const moments = (T: (j: number) => string, nc: string, clusters: string): string[] => [
+    ...range(P).map((p) => `sum(${T(plan.pairs[2 * p])} * ${T(plan.pairs[2 * p + 1])}) AS pp${p}`),
+    ...range(M).map((j) => `sum(${nc}${T(j)}) AS nw${j}`),
+    `sum(${nc === '' ? '1' : 'n_c * n_c'}) AS nn`,
+    `${clusters} AS clusters`,
+  ];
+  if (src.requestId === undefined) {
+    // Each row is its own cluster: the moments are row sums, taken in the same pass. A second
+    // reference to log_rows would make DuckDB materialize it, holding every row in memory.
+    return `point_row AS (SELECT ${[...perRow, ...moments((j) => `t${j}`, '', 'count(*)')].join(', ')} FROM log_rows)`;
+  }
+  const units = `SELECT count(*) AS n_c, ${range(M)
+    .map((j) => `sum(t${j}) AS T${j}`)
+    .join(', ')} FROM log_rows GROUP BY g_id, g_row`;
+  return [
+    `per_row AS (SELECT ${perRow.join(', ')} FROM log_rows),`,
+    `units AS (${units}),`,
+    `per_cluster AS (SELECT ${moments((j) => `T${j}`, 'n_c * ', 'count(*)').join(', ')} FROM units),`,
+    `point_row AS (SELECT * FROM per_row, per_cluster)`,
+  ].join('\n');
 }
 
 /**
@@ -216,7 +224,7 @@ function replicateParts(plan: EvaluationPlan, src: BanditSource, B: number, seed
  */
 export function compileBanditQueries(plan: EvaluationPlan, src: BanditSource, B: number, seed: number, groupUnits = true, d: SqlDialect = DUCKDB): CompiledQueries {
   const rows = rowsCte(plan, src, d);
-  const point = [`WITH ${rows},`, pointCtes(plan, src, d), `SELECT * FROM per_row, per_cluster`].join('\n');
+  const point = [`WITH ${rows},`, pointCtes(plan, src, d), `SELECT * FROM point_row`].join('\n');
   let replicates: string | undefined;
   if (B > 0) {
     const rep = replicateParts(plan, src, B, seed, groupUnits, d);
@@ -253,7 +261,7 @@ export function compileSumsQuery(plan: EvaluationPlan, src: BanditSource, B: num
     ...rc.map((c) => `${nul} AS ${c}`),
   ];
   const ctes = [rowsCte(plan, src, d), pointCtes(plan, src, d)];
-  const selects = [`SELECT ${pointRow.join(', ')} FROM per_row, per_cluster`];
+  const selects = [`SELECT ${pointRow.join(', ')} FROM point_row`];
   if (B > 0) {
     const rep = replicateParts(plan, src, B, seed, true, d);
     ctes.push(rep.ctes, `replicate_sums AS (${rep.select})`);
