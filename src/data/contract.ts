@@ -91,6 +91,19 @@ function sourceColumns(s: Source): readonly string[] {
   return s.kind === 'column' ? [s.name] : s.names;
 }
 
+function usedColumns(sources: ReadonlyMap<string, Source>): readonly string[] {
+  return [...new Set([...sources.values()].flatMap(sourceColumns))];
+}
+
+/**
+ * The file columns a ContractMapper for these columns would read (its `fileColumns`), without
+ * building one: lets decoding start on another thread before the mapper exists. Throws the
+ * mapper's InputError when a required column is missing.
+ */
+export function contractFileColumns(file: string, columns: readonly string[], role: Role, mapping: ColumnMapping): readonly string[] {
+  return usedColumns(resolveSources(file, columns, role, mapping));
+}
+
 const WIDE_SUFFIX = /^(.*)_(\d+)$/;
 
 /**
@@ -186,6 +199,8 @@ function numbers(col: RawColumn, n: number, ctx: Ctx, timestamps = false): Numbe
     }
     case 'text':
     case 'values': {
+      // Cells known to be numbers or null (from a read worker) read as cellNumber would read them.
+      if (col.kind === 'values' && col.numbers !== undefined) return { v: col.numbers.values.subarray(0, n), nulls: col.numbers.nulls ?? null };
       const v = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const x = col.kind === 'text' ? col.values[i] : col.get(i);
@@ -265,7 +280,7 @@ export class ContractMapper {
   ) {
     this.dictionary = dictionary ?? new Map();
     this.sources = resolveSources(file, columns, role, mapping);
-    this.fileColumns = [...new Set([...this.sources.values()].flatMap(sourceColumns))];
+    this.fileColumns = usedColumns(this.sources);
   }
 
   map(chunk: RawChunk, rowOffset: number): ColumnSet {

@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import picomatch from 'picomatch';
 import type { ListColumn, LogBatch, PolicyBatch } from './batch.js';
-import { checkMapping, ContractMapper, isRelevantColumn, STRING_COLUMNS, type ColumnMapping, type ColumnSet, type OutColumn, type Role, type Source } from './contract.js';
+import { checkMapping, contractFileColumns, ContractMapper, isRelevantColumn, STRING_COLUMNS, type ColumnMapping, type ColumnSet, type OutColumn, type Role, type Source } from './contract.js';
 import { InputError, UsageError } from './errors.js';
 import { formatOf, SUPPORTED_EXTENSIONS, type TableFormat } from './formats.js';
 import { Rechunker } from './rechunk.js';
@@ -11,7 +11,8 @@ import { readArrow } from './readers/arrow.js';
 import { readCsv } from './readers/csv.js';
 import { readJsonl } from './readers/jsonl.js';
 import { readParquet } from './readers/parquet.js';
-import type { ColumnSelector, RawReader } from './readers/raw.js';
+import type { ColumnSelector, RawChunk, RawReader } from './readers/raw.js';
+import { ReadPool } from './read-pool.js';
 
 export interface ReadOptions {
   /** --columns new=old mapping: contract name -> name in the file */
@@ -20,6 +21,12 @@ export interface ReadOptions {
   batchRows?: number;
   /** Read a null reward as NaN instead of failing (labels not in yet; `ope gate` leaves them out and counts them). */
   allowMissingReward?: boolean;
+  /**
+   * Worker threads that decode Parquet row groups and Arrow IPC record batches ahead of the pass,
+   * across the files of a dataset too (default 1: all on the calling thread). Batches, results and
+   * errors are the same for any count; CSV and JSONL are always read on the calling thread.
+   */
+  threads?: number;
 }
 
 export interface LogSource {
@@ -71,9 +78,14 @@ export class FileLogSource implements LogSource {
   }
 
   async *scan(withRequestIds: boolean): AsyncGenerator<ScannedBatch> {
-    for await (const { set, rowOffset, info } of scanTable(this.path, this.opts, 'log', withRequestIds)) {
-      const ids = set.columns.get('requestIds');
-      yield { batch: toLogBatch(this.path, rowOffset, set), info, requestIds: ids?.kind === 'array' ? ids.v : undefined };
+    const pool = readPool([this.path], this.opts, 'log');
+    try {
+      for await (const { set, rowOffset, info } of scanTable(this.path, this.opts, 'log', withRequestIds, undefined, pool)) {
+        const ids = set.columns.get('requestIds');
+        yield { batch: toLogBatch(this.path, rowOffset, set), info, requestIds: ids?.kind === 'array' ? ids.v : undefined };
+      }
+    } finally {
+      pool?.close();
     }
   }
 }
@@ -87,17 +99,22 @@ class FilePolicySource implements PolicySource {
   }
 
   async *batches(): AsyncGenerator<PolicyBatch & { rowOffset: number }> {
-    for await (const { set, rowOffset } of scanTable(this.path, this.opts, 'policy', false)) {
-      yield {
-        n: set.n,
-        rowOffset,
-        targetPropensity: f64(set, 'targetPropensity'),
-        actionDist: list(set, 'actionDist'),
-        qHatTarget: f64(set, 'qHatTarget'),
-        targetPropensityItemPosition: f64(set, 'targetPropensityItemPosition'),
-        targetPropensityCascade: f64(set, 'targetPropensityCascade'),
-        targetPropensityItemPositions: list(set, 'targetPropensityItemPositions'),
-      };
+    const pool = readPool([this.path], this.opts, 'policy');
+    try {
+      for await (const { set, rowOffset } of scanTable(this.path, this.opts, 'policy', false, undefined, pool)) {
+        yield {
+          n: set.n,
+          rowOffset,
+          targetPropensity: f64(set, 'targetPropensity'),
+          actionDist: list(set, 'actionDist'),
+          qHatTarget: f64(set, 'qHatTarget'),
+          targetPropensityItemPosition: f64(set, 'targetPropensityItemPosition'),
+          targetPropensityCascade: f64(set, 'targetPropensityCascade'),
+          targetPropensityItemPositions: list(set, 'targetPropensityItemPositions'),
+        };
+      }
+    } finally {
+      pool?.close();
     }
   }
 }
@@ -107,7 +124,8 @@ class FilePolicySource implements PolicySource {
  * recursively, as Hive-partitioned Parquet lays them out) or a glob (`logs/day=*\/*.parquet`,
  * `logs/**\/*.arrow`). A dataset's files are read one after the other in path order, as one log
  * whose rows are numbered on from file to file, so memory stays that of one record batch and the
- * results equal those of the same rows in one file, bit for bit.
+ * results equal those of the same rows in one file, bit for bit. With `threads` > 1, worker threads
+ * decode Parquet and Arrow files ahead, a few pieces at a time (read-pool.ts); the batches are the same.
  */
 export function openLog(path: string, opts?: ReadOptions): LogSource {
   return isDatasetSpec(path) ? new DatasetLogSource(path, opts) : new FileLogSource(path, opts);
@@ -121,6 +139,14 @@ export function isDatasetSpec(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The size of a log on disk: its file, or its dataset's files added up. */
+export async function logBytes(path: string): Promise<number> {
+  const files = isDatasetSpec(path) ? await datasetFiles(path) : [path];
+  let bytes = 0;
+  for (const f of files) bytes += (await stat(f)).size;
+  return bytes;
 }
 
 /** The files of a dataset spec (folder or glob), sorted; an InputError when none. */
@@ -163,18 +189,24 @@ class DatasetLogSource implements LogSource {
     const dictionary = new Map<string, number>();
     let base = 0;
     let first: ScanInfo | undefined;
-    for (const file of await datasetFiles(this.path)) {
-      let rows = 0;
-      for await (const { set, rowOffset, info } of scanTable(file, this.opts, 'log', withRequestIds, dictionary)) {
-        if (first === undefined) first = info;
-        else if (rows === 0 && info.columns.join('\u0000') !== first.columns.join('\u0000')) {
-          throw new InputError(`its columns (${info.columns.join(', ')}) differ from the dataset's first file's (${first.columns.join(', ')})`, { file });
+    const files = await datasetFiles(this.path);
+    const pool = readPool(files, this.opts, 'log');
+    try {
+      for (const [index, file] of files.entries()) {
+        let rows = 0;
+        for await (const { set, rowOffset, info } of scanTable(file, this.opts, 'log', withRequestIds, dictionary, pool, index)) {
+          if (first === undefined) first = info;
+          else if (rows === 0 && info.columns.join('\u0000') !== first.columns.join('\u0000')) {
+            throw new InputError(`its columns (${info.columns.join(', ')}) differ from the dataset's first file's (${first.columns.join(', ')})`, { file });
+          }
+          const ids = set.columns.get('requestIds');
+          yield { batch: toLogBatch(file, base + rowOffset, set), info, requestIds: ids?.kind === 'array' ? ids.v : undefined };
+          rows = rowOffset + set.n;
         }
-        const ids = set.columns.get('requestIds');
-        yield { batch: toLogBatch(file, base + rowOffset, set), info, requestIds: ids?.kind === 'array' ? ids.v : undefined };
-        rows = rowOffset + set.n;
+        base += rows;
       }
-      base += rows;
+    } finally {
+      pool?.close();
     }
   }
 }
@@ -194,6 +226,16 @@ function checkOptions(path: string, opts: ReadOptions, dataset = false): void {
   if (opts.columns !== undefined) checkMapping(opts.columns);
   const rows = opts.batchRows;
   if (rows !== undefined && !(Number.isInteger(rows) && rows > 0)) throw new UsageError(`batchRows must be a positive integer, got ${rows}`);
+  const threads = opts.threads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`threads must be a whole number >= 1, got ${threads}`);
+}
+
+/** The read-ahead workers of one pass over these files; none with one thread (the in-thread path). */
+function readPool(files: readonly string[], opts: ReadOptions, role: Role): ReadPool | undefined {
+  const threads = opts.threads ?? 1;
+  if (threads <= 1) return undefined;
+  const mapping = opts.columns ?? {};
+  return new ReadPool(threads, files, (path, columns) => contractFileColumns(path, columns, role, mapping));
 }
 
 /** A readable file (not a folder): else an InputError naming it (exit 2). */
@@ -214,6 +256,8 @@ async function* scanTable(
   role: Role,
   withRequestIds: boolean,
   dictionary?: Map<string, number>,
+  pool?: ReadPool,
+  index = 0,
 ): AsyncGenerator<{ set: ColumnSet; rowOffset: number; info: ScanInfo }> {
   await checkReadable(path);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
@@ -230,7 +274,8 @@ async function* scanTable(
   let read = 0;
   let yielded = 0;
   let info: ScanInfo | undefined;
-  for await (const chunk of READERS[formatOf(path)](path, batchRows, selector)) {
+  const inThread = (): AsyncGenerator<RawChunk> => READERS[formatOf(path)](path, batchRows, selector);
+  for await (const chunk of pool === undefined ? inThread() : pool.chunks(index, selector, inThread)) {
     if (mapper === undefined) throw new Error(`the ${formatOf(path)} reader yielded rows before naming its columns`);
     info ??= { columns: mapper.columns, sources: mapper.sources };
     if (chunk.n === 0) continue;

@@ -60,40 +60,45 @@ export async function* alignPolicies(logBatches: AsyncIterable<LogBatch>, polici
   // Policy rows read but not yet matched with log rows: the log's batches need not be cut where the
   // policy file's are (a dataset's batches end with each of its files).
   const pending: (PolicyBatch | undefined)[] = policies.map(() => undefined);
-  let rows = 0;
-  for await (const log of logBatches) {
-    const aligned: PolicyBatch[] = [];
-    for (let k = 0; k < policies.length; k++) {
-      const p = policies[k];
-      const it = iters[k];
-      if (p.kind === 'inline' || it === undefined) {
-        const inline = inlinePolicy(log);
-        if (inline === undefined) throw new InputError(`policy '${p.name}' was to come from the log, but the log has no target_propensity or action_dist column`, { file: log.source });
-        aligned.push(inline);
-        continue;
+  // Policy files are closed however the pass ends (their read-ahead workers with them).
+  try {
+    let rows = 0;
+    for await (const log of logBatches) {
+      const aligned: PolicyBatch[] = [];
+      for (let k = 0; k < policies.length; k++) {
+        const p = policies[k];
+        const it = iters[k];
+        if (p.kind === 'inline' || it === undefined) {
+          const inline = inlinePolicy(log);
+          if (inline === undefined) throw new InputError(`policy '${p.name}' was to come from the log, but the log has no target_propensity or action_dist column`, { file: log.source });
+          aligned.push(inline);
+          continue;
+        }
+        const pb = await takeRows(it, pending, k, log.n);
+        if (pb === undefined) {
+          throw new InputError(
+            `policy '${p.name}' must have one row per log row (aligned by row order); it ends near row ${rows + (pending[k]?.n ?? 0)} while the log continues to row ${rows + log.n}`,
+            {
+              file: p.kind === 'file' ? p.path : undefined,
+            },
+          );
+        }
+        if (p.kind === 'file') checkTargetItemPositions(log, pb, p.path);
+        aligned.push(pb);
       }
-      const pb = await takeRows(it, pending, k, log.n);
-      if (pb === undefined) {
-        throw new InputError(
-          `policy '${p.name}' must have one row per log row (aligned by row order); it ends near row ${rows + (pending[k]?.n ?? 0)} while the log continues to row ${rows + log.n}`,
-          {
-            file: p.kind === 'file' ? p.path : undefined,
-          },
-        );
-      }
-      if (p.kind === 'file') checkTargetItemPositions(log, pb, p.path);
-      aligned.push(pb);
+      rows += log.n;
+      yield { log, policies: aligned };
     }
-    rows += log.n;
-    yield { log, policies: aligned };
-  }
-  for (let k = 0; k < policies.length; k++) {
-    const it = iters[k];
-    const p = policies[k];
-    if (it === undefined || p.kind !== 'file') continue;
-    const left = pending[k];
-    const extra = left !== undefined && left.n > 0 ? { done: false } : await it.next();
-    if (extra.done !== true) throw new InputError(`policy '${p.name}' has more rows than the log (${rows}); policy files are aligned with the log by row order`, { file: p.path });
+    for (let k = 0; k < policies.length; k++) {
+      const it = iters[k];
+      const p = policies[k];
+      if (it === undefined || p.kind !== 'file') continue;
+      const left = pending[k];
+      const extra = left !== undefined && left.n > 0 ? { done: false } : await it.next();
+      if (extra.done !== true) throw new InputError(`policy '${p.name}' has more rows than the log (${rows}); policy files are aligned with the log by row order`, { file: p.path });
+    }
+  } finally {
+    await Promise.all(iters.map((it) => it?.return?.()));
   }
 }
 

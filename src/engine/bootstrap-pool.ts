@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { compiledWorker } from '../data/worker-file.js';
 
 export interface WorkerSetup {
   readonly replicates: number;
@@ -15,18 +14,6 @@ export interface WorkerSetup {
 export type WorkerMessage = { readonly type: 'block'; readonly hashes: SharedArrayBuffer; readonly n: number; readonly cols: readonly SharedArrayBuffer[] } | { readonly type: 'finish' };
 
 export type WorkerReply = { readonly type: 'ack' } | { readonly type: 'totals'; readonly totals: Float64Array };
-
-/**
- * The compiled worker. Run from TypeScript sources (tests, tsx), this module is a .ts file and
- * worker threads cannot load TypeScript, so the worker comes from dist/ (`npm test` builds first).
- */
-function workerFile(): string {
-  const here = import.meta.url;
-  const file = here.endsWith('.ts') ? new URL('../../dist/src/engine/bootstrap-worker.js', here) : new URL('./bootstrap-worker.js', here);
-  const path = fileURLToPath(file);
-  if (!existsSync(path)) throw new Error(`the bootstrap worker ${path} is missing: run \`npm run build\``);
-  return path;
-}
 
 /** Blocks a worker may have queued before the main thread waits: bounds memory on long logs. */
 const MAX_QUEUED_BLOCKS = 32;
@@ -55,7 +42,7 @@ export class BootstrapPool {
     this.totals = new Array<Float64Array | undefined>(T).fill(undefined);
     this.workers = this.ranges.map(([from, to], k) => {
       const setup: WorkerSetup = { replicates, seed, columns, from, to };
-      const w = new Worker(workerFile(), { workerData: setup });
+      const w = new Worker(compiledWorker(import.meta.url, 'bootstrap-worker'), { workerData: setup });
       w.on('message', (r: WorkerReply) => {
         if (r.type === 'ack') {
           this.queued[k]--;

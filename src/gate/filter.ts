@@ -35,6 +35,7 @@ export interface FilterOptions {
   readonly alpha?: number;
   readonly bootstrap?: number;
   readonly seed?: number;
+  /** Worker threads for the bootstrap, and for decoding the log unless `read` sets its own. */
   readonly threads?: number;
   readonly read?: ReadOptions;
 }
@@ -100,7 +101,7 @@ export async function runFilter(opts: FilterOptions): Promise<FilterResult> {
   const names = [opts.baseline.name, ...opts.candidates.map((c) => c.name)];
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new UsageError(`two policies are named '${dup}'`);
-  const read: ReadOptions = { ...opts.read, allowMissingReward: true };
+  const read: ReadOptions = { threads: opts.threads, ...opts.read, allowMissingReward: true };
 
   let spec = opts.estimator;
   if (spec === undefined) {
@@ -112,8 +113,9 @@ export async function runFilter(opts: FilterOptions): Promise<FilterResult> {
     spec = hasModel ? 'dr' : 'snips';
   }
   const estimator = parseEstimatorSpec(spec);
+  // Candidates are many: each read-ahead would start its own workers, so policy files are read in-thread.
   const inputs = [opts.baseline, ...opts.candidates].map((p) => {
-    const src = openPolicy(p.file, read);
+    const src = openPolicy(p.file, { ...read, threads: 1 });
     return { name: p.name, kind: 'file' as const, path: p.file, batches: () => src.batches() };
   });
   const result = await evaluateStream(

@@ -28,6 +28,7 @@ export interface GateOptions {
   /** String columns of the contract to slice by (surface, stage, ...). */
   readonly sliceBy?: readonly string[];
   readonly read?: ReadOptions;
+  /** Worker threads for the bootstrap, and for decoding the log and policy files unless `read` sets its own. */
   readonly threads?: number;
 }
 
@@ -65,7 +66,7 @@ function policyInputs(opts: GateOptions, read: ReadOptions): PolicyInput[] {
 export async function runGate(opts: GateOptions): Promise<GateResult> {
   const cfg = opts.config;
   if (opts.candidate.name === opts.baseline.name) throw new UsageError(`the candidate and the baseline need different names (both '${opts.candidate.name}')`);
-  const read: ReadOptions = { ...opts.read, allowMissingReward: true };
+  const read: ReadOptions = { threads: opts.threads, ...opts.read, allowMissingReward: true };
   const base = {
     tool: 'ope-toolkit' as const,
     version: TOOL_VERSION,

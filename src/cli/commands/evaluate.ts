@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { availableParallelism } from 'node:os';
 import { UsageError } from '../../data/errors.js';
 import { writeFileAtomic } from '../../data/write-log.js';
 import { evaluateLog } from '../../evaluate-log.js';
@@ -9,7 +8,7 @@ import { INTERVAL_METHODS, type IntervalMethod } from '../../stats/intervals.js'
 import { evaluationDocument, toJson, type RunInfo } from '../../report/evaluation-json.js';
 import type { EvaluationResult } from '../../engine/results.js';
 import { renderEvaluation } from '../../report/evaluation-table.js';
-import { parseColumnsMapping } from '../options.js';
+import { parseColumnsMapping, threadOptions } from '../options.js';
 import { progressBar } from '../progress.js';
 import { parseFloatOption, parseIntOption, parsePolicyOption, parseRange } from '../parse.js';
 import { REWARD_MODEL_KINDS, type RewardModelKind } from '../../reward-model/models.js';
@@ -59,7 +58,10 @@ export function registerEvaluate(program: Command): void {
     .option('--reward-range <lo,hi>', 'a priori reward range for the finite-sample (Bernstein) interval; default [0,1] when all rewards lie in it')
     .option('--max-weight <w>', "a priori largest importance weight (1 / the logger's propensity floor); default from the smallest logged propensity")
     .option('--columns <new=old,...>', 'map contract column names to the names in your files')
-    .option('--threads <n>', 'worker threads for the bootstrap (default: all cores); results do not depend on it')
+    .option(
+      '--threads <n>',
+      'worker threads for the bootstrap and for decoding Parquet/Arrow logs and policies (default: all cores; reading a log under 32 MB stays on one); results do not depend on it',
+    )
     .option('--batch-rows <n>', 'rows per read batch (memory only; results do not depend on it)')
     .addOption(new Option('--reward-model <kind>', 'fit a cross-fitted reward model on the log for dm and the DR family (replaces any q_hat given)').choices([...REWARD_MODEL_KINDS]))
     .option('--folds <k>', 'cross-fitting folds of --reward-model (by request_id when present)', '3')
@@ -84,7 +86,7 @@ export function registerEvaluate(program: Command): void {
         policies[name] = file;
       }
       const replicates = parseIntOption('--bootstrap', flags.bootstrap, 0);
-      const threads = flags.threads === undefined ? availableParallelism() : parseIntOption('--threads', flags.threads, 1, 256);
+      const { threads, readThreads } = await threadOptions(flags.threads, flags.log);
       const started = Date.now();
       if (flags.engine === 'duckdb') {
         await runDuckDb(flags, log, replicates, threads, started);
@@ -101,6 +103,7 @@ export function registerEvaluate(program: Command): void {
           read: {
             columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns),
             batchRows: flags.batchRows === undefined ? undefined : parseIntOption('--batch-rows', flags.batchRows, 1),
+            threads: readThreads,
           },
           onProgress: (rows) => progress.update(rows),
           threads,

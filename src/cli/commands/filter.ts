@@ -4,7 +4,7 @@ import { UsageError } from '../../data/errors.js';
 import { writeFileAtomic } from '../../data/write-log.js';
 import { policiesInFolder, runFilter, type FilterMethod, type FilterResult } from '../../gate/filter.js';
 import { renderTable } from '../../report/format.js';
-import { parseColumnsMapping } from '../options.js';
+import { parseColumnsMapping, threadOptions } from '../options.js';
 import { parseFloatOption, parseIntOption, parsePolicyOption } from '../parse.js';
 
 /**
@@ -85,7 +85,7 @@ export function registerFilter(program: Command): void {
     .option('--alpha <a>', 'family-wise error rate (default 0.05)')
     .option('--bootstrap <B>', 'bootstrap replicates (default 1000)')
     .option('--seed <s>', 'bootstrap seed (default 12345)')
-    .option('--threads <n>', 'worker threads for the bootstrap; results are identical for any count')
+    .option('--threads <n>', 'worker threads for the bootstrap and for decoding a Parquet/Arrow log (default: all cores; reading a log under 32 MB stays on one); results are identical for any count')
     .option('--columns <new=old,...>', 'map contract names to your column names')
     .option('--out <file>', 'write the ranked candidates and the shortlist: .json or .csv')
     .option('--json', 'print the JSON result instead of the table')
@@ -99,6 +99,7 @@ export function registerFilter(program: Command): void {
       if (flags.policies !== undefined) candidates.push(...(await policiesInFolder(flags.policies, [bFile, flags.log])));
       const outExt = flags.out === undefined ? undefined : extname(flags.out).toLowerCase();
       if (outExt !== undefined && outExt !== '.json' && outExt !== '.csv') throw new UsageError(`--out must end in .json or .csv, got '${flags.out}'`);
+      const { threads, readThreads } = await threadOptions(flags.threads, flags.log);
       const result = await runFilter({
         log: flags.log,
         baseline: { name: bName, file: bFile },
@@ -109,8 +110,8 @@ export function registerFilter(program: Command): void {
         alpha: flags.alpha === undefined ? undefined : parseFloatOption('--alpha', flags.alpha),
         bootstrap: flags.bootstrap === undefined ? undefined : parseIntOption('--bootstrap', flags.bootstrap, 0, 1_000_000),
         seed: flags.seed === undefined ? undefined : parseIntOption('--seed', flags.seed, 0, 4294967295),
-        threads: flags.threads === undefined ? undefined : parseIntOption('--threads', flags.threads, 1, 256),
-        read: flags.columns === undefined ? undefined : { columns: parseColumnsMapping(flags.columns) },
+        threads,
+        read: { columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns), threads: readThreads },
       });
       const json = JSON.stringify(result, null, 2) + '\n';
       if (flags.out !== undefined) await writeFileAtomic(flags.out, outExt === '.csv' ? csvOf(result) : json);

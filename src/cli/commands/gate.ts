@@ -7,7 +7,7 @@ import { GATE_EXIT_CODES } from '../../gate/types.js';
 import { gateReportHtml } from '../../report/gate-html.js';
 import { gateMemoMarkdown } from '../../report/gate-memo.js';
 import { gateSummary } from '../../report/gate-summary.js';
-import { parseColumnsMapping } from '../options.js';
+import { parseColumnsMapping, threadOptions } from '../options.js';
 import { parseIntOption, parsePolicyOption } from '../parse.js';
 
 /**
@@ -45,7 +45,10 @@ export function registerGate(program: Command): void {
     .option('--slice-by <columns>', 'comma-separated string columns (surface, stage, ...): an estimate per slice, and a check that none is significantly worse')
     .option('--bootstrap <B>', `bootstrap replicates (default ${GATE_DEFAULTS.bootstrap}; overrides the config)`)
     .option('--seed <s>', `bootstrap seed (default ${GATE_DEFAULTS.seed}; overrides the config)`)
-    .option('--threads <n>', 'worker threads for the bootstrap; results are identical for any count')
+    .option(
+      '--threads <n>',
+      'worker threads for the bootstrap and for decoding Parquet/Arrow logs and policies (default: all cores; reading a log under 32 MB stays on one); results are identical for any count',
+    )
     .option('--columns <new=old,...>', 'map contract names to your column names')
     .option('--out <file>', 'also write the JSON result to this file (atomically)')
     .option('--report <file>', 'also write the self-contained HTML report (estimates, weights, slices as plots)')
@@ -68,14 +71,15 @@ export function registerGate(program: Command): void {
               .map((s) => s.trim())
               .filter((s) => s !== '');
       if (new Set(sliceBy).size !== sliceBy.length) throw new UsageError('--slice-by: a column is given twice');
+      const { threads, readThreads } = await threadOptions(flags.threads, flags.log);
       const result = await runGate({
         log: flags.log,
         candidate: { name: cName, file: cFile },
         baseline: { name: bName, file: bFile },
         config,
         sliceBy,
-        read: flags.columns === undefined ? undefined : { columns: parseColumnsMapping(flags.columns) },
-        threads: flags.threads === undefined ? undefined : parseIntOption('--threads', flags.threads, 1, 256),
+        read: { columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns), threads: readThreads },
+        threads,
       });
       const json = JSON.stringify(result, null, 2) + '\n';
       if (flags.out !== undefined) await writeFileAtomic(flags.out, json);

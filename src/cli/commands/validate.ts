@@ -3,11 +3,12 @@ import { TOOL_VERSION } from '../../version.js';
 import type { Command } from 'commander';
 import { openLog } from '../../data/read-log.js';
 import { validateLog, type ValidationReport } from '../../data/validate.js';
-import { parseColumnsMapping } from '../options.js';
+import { parseColumnsMapping, threadOptions } from '../options.js';
 
 interface ValidateFlags {
   log: string;
   columns?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -21,9 +22,11 @@ export function registerValidate(program: Command): void {
     .description('check a log against the log data contract: columns, types, propensities, rewards, lists, duplicates')
     .requiredOption('--log <file>', 'log file: .arrow/.feather/.ipc, .parquet, .csv, .jsonl/.ndjson')
     .option('--columns <new=old,...>', 'map contract column names to the names in your file (e.g. propensity=p_log)')
+    .option('--threads <n>', 'worker threads for decoding Parquet/Arrow logs (default: all cores for a log of 32 MB or more, else one); the report does not depend on it')
     .option('--json', 'print one JSON document to stdout')
     .action(async (flags: ValidateFlags) => {
-      const source = openLog(flags.log, { columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns) });
+      const { readThreads } = await threadOptions(flags.threads, flags.log);
+      const source = openLog(flags.log, { columns: flags.columns === undefined ? undefined : parseColumnsMapping(flags.columns), threads: readThreads });
       const report = await validateLog(source);
       process.stdout.write(flags.json === true ? toJson({ tool: 'ope-toolkit', version: TOOL_VERSION, command: 'validate', valid: true, ...report }) : renderValidation(report));
     });

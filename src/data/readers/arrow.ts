@@ -1,11 +1,24 @@
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { DataType, Precision, RecordBatchReader, Type, type Data, type RecordBatch, type Timestamp, type Vector } from 'apache-arrow';
+import {
+  DataType,
+  Precision,
+  RecordBatchReader,
+  Type,
+  type AsyncRecordBatchFileReader,
+  type AsyncRecordBatchStreamReader,
+  type Data,
+  type RecordBatch,
+  type Timestamp,
+  type Vector,
+} from 'apache-arrow';
 import { InputError } from '../errors.js';
 import { ArrowCodecError, registerArrowCodecs } from './arrow-codecs.js';
 import { asFileError, oneLine, type NumericArray, type RawChunk, type RawColumn, type RawReader } from './raw.js';
 
 const WHAT = 'Arrow IPC';
+
+type ArrowReader = AsyncRecordBatchFileReader | AsyncRecordBatchStreamReader;
 
 /**
  * Arrow IPC file and stream format. Opening through a FileHandle lets apache-arrow read the file
@@ -13,12 +26,8 @@ const WHAT = 'Arrow IPC';
  * the whole file first), and read the stream format message by message; memory is one record batch.
  */
 export const readArrow: RawReader = async function* (path, _chunkRows, selector) {
-  registerArrowCodecs();
-  const fh = await open(path, 'r');
+  const { reader, columns, close } = await openArrow(path);
   try {
-    if ((await fh.stat()).size === 0) throw new InputError('no rows: the file is empty', { file: path });
-    const reader = await openReader(fh, path);
-    const columns = reader.schema.fields.map((f) => f.name);
     selector.select(columns);
     const it = reader[Symbol.asyncIterator]();
     let any = false;
@@ -31,13 +40,50 @@ export const readArrow: RawReader = async function* (path, _chunkRows, selector)
       }
       if (next.done === true) break;
       any = true;
-      yield batchChunk(next.value, columns);
+      yield arrowChunk(next.value, columns);
     }
     if (!any) yield { columns, n: 0, column: () => undefined };
   } finally {
-    await fh.close().catch(() => undefined);
+    await close();
   }
 };
+
+/** An opened Arrow IPC file or stream: its reader, column names, and how to close the file. */
+export interface ArrowFile {
+  readonly reader: ArrowReader;
+  readonly columns: readonly string[];
+  close(): Promise<void>;
+}
+
+export async function openArrow(path: string): Promise<ArrowFile> {
+  registerArrowCodecs();
+  const fh = await open(path, 'r');
+  try {
+    if ((await fh.stat()).size === 0) throw new InputError('no rows: the file is empty', { file: path });
+    const reader = await openReader(fh, path);
+    return { reader, columns: reader.schema.fields.map((f) => f.name), close: () => fh.close().catch(() => undefined) };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Record batch `index` of an Arrow IPC file (not stream) format file, by the footer's offsets, as
+ * the sequential reader meets it: worker threads read a file's batches this way (read-pool.ts).
+ */
+export async function readArrowBatch(file: ArrowFile, path: string, index: number): Promise<RawChunk> {
+  const reader = file.reader;
+  if (!reader.isFile()) throw new Error(`${path} is an Arrow stream: its record batches can only be read in order`);
+  let batch: RecordBatch | null;
+  try {
+    batch = await reader.readRecordBatch(index);
+  } catch (err) {
+    throw arrowError(err, path);
+  }
+  if (batch === null) throw new InputError(`file is truncated or not a valid ${WHAT} file (record batch ${index} is missing)`, { file: path });
+  return arrowChunk(batch, file.columns);
+}
 
 /**
  * apache-arrow reads a FileHandle with one thread-pool round trip per message; on a cached file
@@ -50,13 +96,12 @@ function syncReads(fh: FileHandle): FileHandle {
     fd: fh.fd,
     stat: () => fh.stat(),
     close: () => fh.close(),
-    read: (buffer: Uint8Array, offset: number, length: number, position: number) =>
-      Promise.resolve({ bytesRead: readSync(fh.fd, buffer, offset, length, position), buffer }),
+    read: (buffer: Uint8Array, offset: number, length: number, position: number) => Promise.resolve({ bytesRead: readSync(fh.fd, buffer, offset, length, position), buffer }),
   };
   return shim as unknown as FileHandle;
 }
 
-async function openReader(fh: FileHandle, path: string) {
+async function openReader(fh: FileHandle, path: string): Promise<ArrowReader> {
   try {
     const reader = await RecordBatchReader.from(syncReads(fh));
     await reader.open();
@@ -81,7 +126,7 @@ function arrowError(err: unknown, path: string): InputError {
   return asFileError(err, path, WHAT);
 }
 
-function batchChunk(batch: RecordBatch, columns: readonly string[]): RawChunk {
+function arrowChunk(batch: RecordBatch, columns: readonly string[]): RawChunk {
   const index = new Map(columns.map((c, i) => [c, i] as const));
   return {
     columns,

@@ -1,4 +1,4 @@
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema, type ColumnData, type DecodedArray, type FileMetaData, type ParquetParsers } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type ColumnData, type DecodedArray, type FileMetaData, type ParquetParsers } from 'hyparquet';
 import { InputError } from '../errors.js';
 import { asFileError, type RawChunk, type RawColumn, type RawReader } from './raw.js';
 
@@ -20,48 +20,69 @@ const PARSERS: Partial<ParquetParsers> = {
 };
 
 export const readParquet: RawReader = async function* (path, _chunkRows, selector) {
+  const pq = await openParquet(path);
+  const wanted = selector.select(pq.columns);
+  const ranges = parquetRanges(pq.metadata);
+  for (const [rowStart, rowEnd] of ranges) yield await readParquetRange(pq, wanted, rowStart, rowEnd);
+  if (ranges.length === 0) yield { columns: pq.columns, n: 0, column: () => undefined };
+};
+
+/** An opened Parquet file: its footer and column names. */
+export interface ParquetFile {
+  readonly path: string;
+  readonly file: AsyncBuffer;
+  readonly metadata: FileMetaData;
+  readonly columns: readonly string[];
+}
+
+export async function openParquet(path: string): Promise<ParquetFile> {
   const file = await asyncBufferFromFile(path);
   if (file.byteLength === 0) throw new InputError('no rows: the file is empty', { file: path });
-  let metadata: FileMetaData;
-  let columns: string[];
   try {
-    metadata = await parquetMetadataAsync(file, { parsers: PARSERS });
-    columns = parquetSchema(metadata).children.map((c) => c.element.name);
+    const metadata = await parquetMetadataAsync(file, { parsers: PARSERS });
+    return { path, file, metadata, columns: parquetSchema(metadata).children.map((c) => c.element.name) };
   } catch (err) {
     throw asFileError(err, path, WHAT);
   }
-  const wanted = selector.select(columns);
+}
+
+/**
+ * The row ranges the file is read in, [rowStart, rowEnd) in file order: each row group, cut in
+ * ranges of at most RANGE_ROWS. Worker threads decode these same ranges (read-pool.ts), so the
+ * chunks a pass sees do not depend on the thread count.
+ */
+export function parquetRanges(metadata: FileMetaData): (readonly [number, number])[] {
+  const ranges: (readonly [number, number])[] = [];
   let groupStart = 0;
-  let any = false;
   for (const group of metadata.row_groups) {
     const groupRows = Number(group.num_rows);
-    for (let s = 0; s < groupRows; s += RANGE_ROWS) {
-      const rowStart = groupStart + s;
-      const rowEnd = groupStart + Math.min(groupRows, s + RANGE_ROWS);
-      const pieces = new Map<string, ColumnData[]>(wanted.map((c) => [c, []]));
-      try {
-        await parquetRead({
-          file,
-          metadata,
-          columns: [...wanted],
-          rowStart,
-          rowEnd,
-          parsers: PARSERS,
-          useOffsetIndex: true,
-          onChunk: (c) => pieces.get(c.columnName)?.push(c),
-        });
-      } catch (err) {
-        throw asFileError(err, path, WHAT);
-      }
-      const assembled = new Map<string, RawColumn>();
-      for (const [name, parts] of pieces) assembled.set(name, rawColumn(assemble(parts, rowStart, rowEnd, name, path)));
-      any = true;
-      yield { columns, n: rowEnd - rowStart, column: (name) => assembled.get(name) } satisfies RawChunk;
-    }
+    for (let s = 0; s < groupRows; s += RANGE_ROWS) ranges.push([groupStart + s, groupStart + Math.min(groupRows, s + RANGE_ROWS)]);
     groupStart += groupRows;
   }
-  if (!any) yield { columns, n: 0, column: () => undefined };
-};
+  return ranges;
+}
+
+/** Decodes the `wanted` columns of rows rowStart..rowEnd (one of parquetRanges). */
+export async function readParquetRange(pq: ParquetFile, wanted: readonly string[], rowStart: number, rowEnd: number): Promise<RawChunk> {
+  const pieces = new Map<string, ColumnData[]>(wanted.map((c) => [c, []]));
+  try {
+    await parquetRead({
+      file: pq.file,
+      metadata: pq.metadata,
+      columns: [...wanted],
+      rowStart,
+      rowEnd,
+      parsers: PARSERS,
+      useOffsetIndex: true,
+      onChunk: (c) => pieces.get(c.columnName)?.push(c),
+    });
+  } catch (err) {
+    throw asFileError(err, pq.path, WHAT);
+  }
+  const assembled = new Map<string, RawColumn>();
+  for (const [name, parts] of pieces) assembled.set(name, rawColumn(assemble(parts, rowStart, rowEnd, name, pq.path)));
+  return { columns: pq.columns, n: rowEnd - rowStart, column: (name) => assembled.get(name) };
+}
 
 /** Cut the decoded pages of one column to exactly rows rowStart..rowEnd (pages may overhang). */
 function assemble(parts: readonly ColumnData[], rowStart: number, rowEnd: number, name: string, path: string): DecodedArray {
@@ -104,6 +125,6 @@ function slice(a: DecodedArray, from: number, to: number): DecodedArray {
 
 function rawColumn(a: DecodedArray): RawColumn {
   if (a instanceof BigInt64Array || a instanceof BigUint64Array) return { kind: 'bigints', values: a };
-  if (Array.isArray(a)) return { kind: 'values', get: (i) => a[i] as unknown };
+  if (Array.isArray(a)) return { kind: 'values', get: (i) => a[i] as unknown, cells: a };
   return { kind: 'numbers', values: a };
 }

@@ -5,15 +5,7 @@ import { InputError } from '../errors.js';
  * contract rule is applied. Keeping the formats this thin is what makes the four formats give
  * identical batches: every conversion and every check lives once, in ../contract.ts.
  */
-export type NumericArray =
-  | Float64Array
-  | Float32Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint32Array
-  | Uint16Array
-  | Uint8Array;
+export type NumericArray = Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint32Array | Uint16Array | Uint8Array;
 
 export type RawColumn =
   /** Typed numbers (Arrow/Parquet numeric columns); `values` may be longer than the chunk. */
@@ -24,8 +16,17 @@ export type RawColumn =
   | { readonly kind: 'seconds'; readonly get: (i: number) => number | null }
   /** Untyped text cells (CSV); an empty cell is null. */
   | { readonly kind: 'text'; readonly values: ReadonlyArray<string | null> }
-  /** Typed cells of any kind (JSON values, strings, arrays for lists). */
-  | { readonly kind: 'values'; readonly get: (i: number) => unknown }
+  /**
+   * Typed cells of any kind (JSON values, strings, arrays for lists); `cells`, when the reader has
+   * them as one array, lets a read worker copy them without a call per cell; `numbers`, when every
+   * cell is known to be a number or null, the same cells as float64 (NaN where null, `nulls` 1 there).
+   */
+  | {
+      readonly kind: 'values';
+      readonly get: (i: number) => unknown;
+      readonly cells?: readonly unknown[];
+      readonly numbers?: { readonly values: Float64Array; readonly nulls?: Uint8Array };
+    }
   /**
    * Arrow List / FixedSizeList of numbers: row i spans child entries offsets[i]..offsets[i+1]
    * (List) or i*width..(i+1)*width (FixedSizeList, offsets null).
@@ -64,11 +65,7 @@ export interface ColumnSelector {
  * n = 0, to report the columns of a header-only file) unless the file holds nothing at all.
  * `chunkRows` is a hint for formats that choose their own chunking (CSV, JSONL).
  */
-export type RawReader = (
-  path: string,
-  chunkRows: number,
-  selector: ColumnSelector,
-) => AsyncGenerator<RawChunk, void, undefined>;
+export type RawReader = (path: string, chunkRows: number, selector: ColumnSelector) => AsyncGenerator<RawChunk, void, undefined>;
 
 const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
