@@ -15,8 +15,9 @@ interface StatisticBase {
   missing?(cols: BanditColumns): string | undefined;
   /**
    * The same per-row value as a SQL expression of the row's columns (DESIGN.md §5), for the SQL
-   * engines (src/sql). Defined beside `compute` so the two cannot drift; absent when the statistic
-   * is not closed-form in one row (slate prefix scans) or not compiled yet.
+   * engines (src/sql). Defined beside `compute` (or `start`) so the two cannot drift; a slate
+   * prefix scan reads the earlier rows of its slate through the window helpers of SqlColumns.
+   * Absent when not compiled yet.
    */
   readonly sql?: (c: SqlColumns) => string;
 }
@@ -32,6 +33,25 @@ export interface SqlColumns {
   readonly q: string;
   readonly qpi: string;
   num(x: number): string;
+  /**
+   * Slate logs (BanditColumns' slate fields): the position (BIGINT), the item-position weight
+   * target_propensity_item_position / propensity_item_position and the prefix (cascade) weight
+   * target_propensity_cascade / propensity_cascade.
+   */
+  readonly position: string;
+  readonly wItemPosition: string;
+  readonly wCascade: string;
+  /** Entry j (0-based) of propensity_item_positions ('logged') or target_propensity_item_positions ('target'), as DOUBLE. */
+  itemPositionAt(list: 'logged' | 'target', j: number): string;
+  /**
+   * A window sum of x over the row's slate in position order: through this row ('through') or over
+   * the rows before it ('before', 0 on the slate's first row), as a prefix scan carries it.
+   */
+  slateSum(x: string, rows: 'through' | 'before'): string;
+  /** x on the slate's previous row, `first` on its first row. */
+  previous(x: string, first: string): string;
+  /** A boolean expression: the row is the last of its slate. */
+  lastInSlate(): string;
 }
 
 /** A statistic of one row: out[i] = t(row i), for i < cols.n. */
@@ -79,6 +99,11 @@ export interface WeightDiagnostic {
   readonly sumSquares: RowStatistic;
   readonly units: RowStatistic;
   max(): MaxTracker;
+  /**
+   * `max()` for the SQL engines: a per-row expression whose maximum over the rows is the largest
+   * unit weight (NULL on rows that carry no unit's weight).
+   */
+  readonly maxSql?: (c: SqlColumns) => string;
 }
 
 /** Running maximum of unit weights over blocks in log order. */

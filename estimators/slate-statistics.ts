@@ -1,6 +1,6 @@
 import type { BanditColumns } from '../src/data/bandit-columns.js';
 import { InputError } from '../src/data/errors.js';
-import type { MaxTracker, RowStatistic, RowwiseStatistic, SlateScanStatistic, WeightDiagnostic } from './estimator.js';
+import type { MaxTracker, RowStatistic, RowwiseStatistic, SlateScanStatistic, SqlColumns, WeightDiagnostic } from './estimator.js';
 
 /**
  * The per-row statistics of the slate estimators (one row per slate and position, DESIGN.md §2).
@@ -21,6 +21,11 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
+/** 1[position = 0] as a DOUBLE in SQL. */
+function firstSql(c: SqlColumns): string {
+  return `(CASE WHEN ${c.position} = 0 THEN ${c.num(1)} ELSE ${c.num(0)} END)`;
+}
+
 /**
  * 1[position = 0]: one per slate, so that slate estimators divide slate sums by the number of
  * slates (as the reference implementation does), inside every bootstrap replicate too.
@@ -33,6 +38,7 @@ export const slateStart: RowwiseStatistic = {
     const p = need(c.position, 'position');
     for (let i = 0; i < c.n; i++) out[i] = p[i] === 0 ? 1 : 0;
   },
+  sql: firstSql,
 };
 
 /** 1 on every row: the number of slots, for diagnostics over per-slot weights. */
@@ -42,6 +48,7 @@ export const slotCount: RowwiseStatistic = {
   compute(c, out) {
     out.fill(1, 0, c.n);
   },
+  sql: (c) => c.num(1),
 };
 
 /** w_ik r_ik with the item-position weight pi(a_k at k) / mu(a_k at k) (Li et al. 2018). */
@@ -53,6 +60,7 @@ export const itemPositionWeightedReward: RowwiseStatistic = {
     const w = need(c.wItemPosition, 'item-position weights');
     for (let i = 0; i < c.n; i++) out[i] = w[i] * c.r[i];
   },
+  sql: (c) => `(${c.wItemPosition} * ${c.r})`,
 };
 
 /** w_1:k r_k with the prefix weight pi(a_1..a_k) / mu(a_1..a_k) (McInerney et al. 2020). */
@@ -64,6 +72,7 @@ export const cascadeWeightedReward: RowwiseStatistic = {
     const w = need(c.wCascade, 'cascade weights');
     for (let i = 0; i < c.n; i++) out[i] = w[i] * c.r[i];
   },
+  sql: (c) => `(${c.wCascade} * ${c.r})`,
 };
 
 /**
@@ -89,6 +98,18 @@ export function pbmWeightsInto(c: BanditColumns, theta: readonly number[], out: 
     }
     out[i] = num / den;
   }
+}
+
+/**
+ * pbmWeightsInto's weight in SQL, the sums in the same order (so the same bits); NULL unless both
+ * lists have exactly L = theta.length entries (the SQL engine counts such rows as bad input, where
+ * the in-process reader refuses the file).
+ */
+function pbmWeightSql(c: SqlColumns, theta: readonly number[]): string {
+  const L = theta.length;
+  const dot = (list: 'logged' | 'target') => theta.map((t, j) => `${c.num(t)} * ${c.itemPositionAt(list, j)}`).join(' + ');
+  const exact = (list: 'logged' | 'target') => `${c.itemPositionAt(list, L - 1)} IS NOT NULL AND ${c.itemPositionAt(list, L)} IS NULL`;
+  return `(CASE WHEN ${exact('logged')} AND ${exact('target')} THEN (${dot('target')}) / (${dot('logged')}) END)`;
 }
 
 function pbmMissing(theta: readonly number[]): (c: BanditColumns) => string | undefined {
@@ -117,6 +138,7 @@ export function pbmWeightedReward(theta: readonly number[]): RowwiseStatistic {
       pbmWeightsInto(c, theta, w);
       for (let i = 0; i < c.n; i++) w[i] *= c.r[i];
     },
+    sql: (c) => `(${pbmWeightSql(c, theta)} * ${c.r})`,
   };
 }
 
@@ -188,6 +210,10 @@ export const pseudoInverseTerm: SlateScanStatistic = {
       }
     };
   },
+  sql: (c) => {
+    const d = `(${c.wItemPosition} - ${c.num(1)})`;
+    return `(${c.r} + ${d} * ${c.slateSum(c.r, 'through')} + ${c.r} * ${c.slateSum(d, 'before')})`;
+  },
 };
 
 /**
@@ -219,6 +245,7 @@ export const cascadeDoublyRobustTerm: SlateScanStatistic = {
       }
     };
   },
+  sql: (c) => `(${c.wCascade} * (${c.r} - ${c.q}) + ${c.previous(c.wCascade, c.num(1))} * ${c.qpi})`,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -243,11 +270,17 @@ function rowMax(fill: (c: BanditColumns, out: Float64Array) => void): () => MaxT
 }
 
 /** Diagnostics over per-slot weights: every row is a unit. */
-function slotWeights(describe: string, key: string, fill: (c: BanditColumns, out: Float64Array) => void, missing: (c: BanditColumns) => string | undefined): WeightDiagnostic {
+function slotWeights(
+  describe: string,
+  key: string,
+  fill: (c: BanditColumns, out: Float64Array) => void,
+  sql: (c: SqlColumns) => string,
+  missing: (c: BanditColumns) => string | undefined,
+): WeightDiagnostic {
   return {
     describe,
     unit: 'slot',
-    sum: { key, needsRewardModel: false, missing, compute: (c, out) => fill(c, out.subarray(0, c.n)) },
+    sum: { key, needsRewardModel: false, missing, compute: (c, out) => fill(c, out.subarray(0, c.n)), sql },
     sumSquares: {
       key: `${key}^2`,
       needsRewardModel: false,
@@ -257,9 +290,11 @@ function slotWeights(describe: string, key: string, fill: (c: BanditColumns, out
         fill(c, w);
         for (let i = 0; i < c.n; i++) w[i] *= w[i];
       },
+      sql: (c) => `(${sql(c)} * ${sql(c)})`,
     },
     units: slotCount,
     max: rowMax(fill),
+    maxSql: sql,
   };
 }
 
@@ -267,6 +302,7 @@ export const itemPositionWeights: WeightDiagnostic = slotWeights(
   'item-position weight',
   'w_ip',
   (c, out) => out.set(need(c.wItemPosition, 'item-position weights').subarray(0, c.n)),
+  (c) => c.wItemPosition,
   (c) => (c.wItemPosition === undefined ? NEEDS_ITEM_POSITION : undefined),
 );
 
@@ -274,11 +310,18 @@ export const cascadeWeights: WeightDiagnostic = slotWeights(
   'prefix (cascade) weight',
   'w_1:k',
   (c, out) => out.set(need(c.wCascade, 'cascade weights').subarray(0, c.n)),
+  (c) => c.wCascade,
   (c) => (c.wCascade === undefined ? NEEDS_CASCADE : undefined),
 );
 
 export function pbmWeights(theta: readonly number[]): WeightDiagnostic {
-  return slotWeights('position-based-model weight', `w_pbm(${thetaKey(theta)})`, (c, out) => pbmWeightsInto(c, theta, out), pbmMissing(theta));
+  return slotWeights(
+    'position-based-model weight',
+    `w_pbm(${thetaKey(theta)})`,
+    (c, out) => pbmWeightsInto(c, theta, out),
+    (c) => pbmWeightSql(c, theta),
+    pbmMissing(theta),
+  );
 }
 
 /**
@@ -296,6 +339,7 @@ export const jointSlateWeights: WeightDiagnostic = {
       const p = need(c.position, 'position');
       for (let i = 0; i < c.n; i++) out[i] = p[i] === 0 ? c.w[i] : 0;
     },
+    sql: (c) => `(CASE WHEN ${c.position} = 0 THEN ${c.w} ELSE ${c.num(0)} END)`,
   },
   sumSquares: {
     key: '[position=0]*w^2',
@@ -305,10 +349,12 @@ export const jointSlateWeights: WeightDiagnostic = {
       const p = need(c.position, 'position');
       for (let i = 0; i < c.n; i++) out[i] = p[i] === 0 ? c.w[i] * c.w[i] : 0;
     },
+    sql: (c) => `(CASE WHEN ${c.position} = 0 THEN ${c.w} * ${c.w} ELSE ${c.num(0)} END)`,
   },
   units: slateStart,
   // The joint weight is the same on every row of a slate (ope validate checks it).
   max: rowMax((c, out) => out.set(c.w.subarray(0, c.n))),
+  maxSql: (c) => c.w,
 };
 
 /** pi's slate weight Gamma_s = 1 + sum_k (w_sk - 1): row j carries d_j, plus 1 at position 0. */
@@ -321,6 +367,7 @@ const pseudoInverseWeight: RowwiseStatistic = {
     const w = need(c.wItemPosition, 'item-position weights');
     for (let i = 0; i < c.n; i++) out[i] = w[i] - 1 + (p[i] === 0 ? 1 : 0);
   },
+  sql: (c) => `(${c.wItemPosition} - ${c.num(1)} + ${firstSql(c)})`,
 };
 
 /** Gamma_s^2 = 1 + 2 D + D^2 as a prefix scan: row j carries [j first] + 2 d_j + d_j^2 + 2 d_j D_{<j}. */
@@ -342,6 +389,10 @@ const pseudoInverseWeightSquared: SlateScanStatistic = {
         D += d;
       }
     };
+  },
+  sql: (c) => {
+    const d = `(${c.wItemPosition} - ${c.num(1)})`;
+    return `(${firstSql(c)} + ${c.num(2)} * ${d} + ${d} * ${d} + ${c.num(2)} * ${d} * ${c.slateSum(d, 'before')})`;
   },
 };
 
@@ -370,6 +421,8 @@ export const pseudoInverseWeights: WeightDiagnostic = {
       value: () => (gamma > best ? gamma : best),
     };
   },
+  // Gamma_s on the slate's last row, where its prefix sum of d is the whole slate's.
+  maxSql: (c) => `(CASE WHEN ${c.lastInSlate()} THEN ${c.num(1)} + ${c.slateSum(`(${c.wItemPosition} - ${c.num(1)})`, 'through')} END)`,
 };
 
 /** Every statistic a weight diagnostic needs, for the engine's input check. */

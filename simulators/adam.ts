@@ -14,6 +14,17 @@ import type { TfModule } from '../src/tf/backend.js';
  * promises outputs equal to an uninterrupted run's, byte for byte. Here the step count t is an
  * integer and 1 - b^t is computed in float64 from t alone, so (parameters, m, v, t) is the whole
  * state.
+ *
+ * Lazy (row-wise) steps for embedding tables (`minimize`'s `rows`): only the given rows of a table
+ * (those the batch looked up) get the update above, with the same t; every other row keeps its
+ * parameters and both moments. That is the LazyAdam of TensorFlow Addons (tfa.optimizers.LazyAdam)
+ * and not dense Adam's math: dense Adam decays the moments of every row at every step and keeps
+ * moving an untouched row along its old momentum (m / (sqrt(v) + eps) is not 0 after a row's last
+ * gradient). The two agree bit for bit on a row that every step touches (the same float32 operations
+ * on it, test/two-tower.test.ts). The cost is O(rows in the batch) for the arithmetic plus one copy of
+ * each of the table, m and v (tf.tensorScatterUpdate writes a new tensor), instead of about fifteen
+ * full-table passes: what makes a 100,000-user table affordable at every step. The state is the same
+ * (parameters, m, v, t), so a restored optimizer continues bit for bit either way.
  */
 
 export interface AdamConfig {
@@ -57,9 +68,12 @@ export class Adam {
 
   /**
    * One step on the gradient of `loss` (evaluated once) with respect to the variables; a variable
-   * the loss does not reach keeps its value and moments.
+   * the loss does not reach keeps its value and moments. `rows`: for a table (a variable whose first
+   * axis indexes rows) the distinct rows the loss reached, updated lazily (class comment); the
+   * gradient must be 0 on every other row. Tables not in `rows`, and every other variable, get the
+   * dense update.
    */
-  minimize(loss: () => Scalar): void {
+  minimize(loss: () => Scalar, rows?: ReadonlyMap<Variable, Int32Array>): void {
     const tf = this.tf;
     const { value, grads } = tf.variableGrads(loss, this.vars as Variable[]);
     value.dispose();
@@ -70,6 +84,11 @@ export class Adam {
       this.vars.forEach((p, i) => {
         const g: Tensor | undefined = grads[p.name];
         if (g === undefined) return;
+        const lazy = rows?.get(p);
+        if (lazy !== undefined) {
+          this.lazyStep(p, i, g, lazy, c1, c2);
+          return;
+        }
         const m = tf.add(tf.mul(this.m[i], this.b1), tf.mul(g, 1 - this.b1));
         const v = tf.add(tf.mul(this.v[i], this.b2), tf.mul(tf.square(g), 1 - this.b2));
         this.m[i].assign(m);
@@ -79,6 +98,21 @@ export class Adam {
       });
     });
     for (const g of Object.values(grads)) g.dispose();
+  }
+
+  /** The update of the class comment on rows `rows` of table `p` only (called inside minimize's tidy). */
+  private lazyStep(p: Variable, i: number, g: Tensor, rows: Int32Array, c1: number, c2: number): void {
+    const tf = this.tf;
+    const ids = tf.tensor1d(rows, 'int32');
+    const at = tf.tensor2d(rows, [rows.length, 1], 'int32');
+    const gr = tf.gather(g, ids);
+    const m = tf.add(tf.mul(tf.gather(this.m[i], ids), this.b1), tf.mul(gr, 1 - this.b1));
+    const v = tf.add(tf.mul(tf.gather(this.v[i], ids), this.b2), tf.mul(tf.square(gr), 1 - this.b2));
+    const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.eps));
+    const next = tf.sub(tf.gather(p, ids), tf.mul(update, this.lr));
+    this.m[i].assign(tf.tensorScatterUpdate(this.m[i], at, m));
+    this.v[i].assign(tf.tensorScatterUpdate(this.v[i], at, v));
+    p.assign(tf.tensorScatterUpdate(p, at, next));
   }
 
   /** A copy of the state. */

@@ -212,6 +212,99 @@ export function relevanceInto(world: FeedbackWorld, user: number, out: Float64Ar
   return out;
 }
 
+/**
+ * The relevance logits z(u, i) = a u . v_i + (b q_i + c l_i + clickBias) of users[0..m-1] against
+ * every item, into out (m x I row-major; rho = sigmoid(z)); returns out. O(m I d), no allocation.
+ * Register-blocked for many users at once (the metrics of a 100,000 x 10,000 round): two users x four
+ * items per inner loop share their loads (eight dot products from six loads per k, against four from
+ * five in relevanceInto), about 1.5x faster in V8. Each dot product still sums over k in order from 0
+ * and the logit is formed as in relevance(), so sigmoid(z) is bit-identical to relevanceInto.
+ */
+export function relevanceLogitsInto(world: FeedbackWorld, users: Int32Array, out: Float64Array): Float64Array {
+  const { items: I, dim: d, userVectors: uv, itemVectors: iv, itemLogit } = world;
+  const m = users.length;
+  if (out.length < m * I) throw new RangeError(`out must hold ${m} x ${I} logits, got length ${out.length}`);
+  for (let j = 0; j < m; j++) checkUser(world, users[j]);
+  const a = world.config.affinityWeight;
+  let j = 0;
+  for (; j + 1 < m; j += 2) {
+    const p0 = users[j] * d;
+    const p1 = users[j + 1] * d;
+    const r0 = j * I;
+    const r1 = r0 + I;
+    let i = 0;
+    for (; i + 3 < I; i += 4) {
+      const o0 = i * d;
+      const o1 = o0 + d;
+      const o2 = o1 + d;
+      const o3 = o2 + d;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      let b0 = 0;
+      let b1 = 0;
+      let b2 = 0;
+      let b3 = 0;
+      for (let k = 0; k < d; k++) {
+        const x = uv[p0 + k];
+        const y = uv[p1 + k];
+        const w0 = iv[o0 + k];
+        const w1 = iv[o1 + k];
+        const w2 = iv[o2 + k];
+        const w3 = iv[o3 + k];
+        a0 += x * w0;
+        a1 += x * w1;
+        a2 += x * w2;
+        a3 += x * w3;
+        b0 += y * w0;
+        b1 += y * w1;
+        b2 += y * w2;
+        b3 += y * w3;
+      }
+      out[r0 + i] = a * a0 + itemLogit[i];
+      out[r0 + i + 1] = a * a1 + itemLogit[i + 1];
+      out[r0 + i + 2] = a * a2 + itemLogit[i + 2];
+      out[r0 + i + 3] = a * a3 + itemLogit[i + 3];
+      out[r1 + i] = a * b0 + itemLogit[i];
+      out[r1 + i + 1] = a * b1 + itemLogit[i + 1];
+      out[r1 + i + 2] = a * b2 + itemLogit[i + 2];
+      out[r1 + i + 3] = a * b3 + itemLogit[i + 3];
+    }
+    for (; i < I; i++) {
+      const o = i * d;
+      let s0 = 0;
+      let s1 = 0;
+      for (let k = 0; k < d; k++) {
+        s0 += uv[p0 + k] * iv[o + k];
+        s1 += uv[p1 + k] * iv[o + k];
+      }
+      out[r0 + i] = a * s0 + itemLogit[i];
+      out[r1 + i] = a * s1 + itemLogit[i];
+    }
+  }
+  // An odd last user: the one-user kernel's dot products, in the same order.
+  if (j < m) {
+    const row = out.subarray(j * I, (j + 1) * I);
+    const p = users[j] * d;
+    for (let i = 0; i < I; i++) {
+      const o = i * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += uv[p + k] * iv[o + k];
+      row[i] = a * s + itemLogit[i];
+    }
+  }
+  return out;
+}
+
+/** rho(u, i) of users[0..m-1] against every item into out (m x I row-major); bit-identical to relevanceInto per user. */
+export function relevanceRowsInto(world: FeedbackWorld, users: Int32Array, out: Float64Array): Float64Array {
+  relevanceLogitsInto(world, users, out);
+  const size = users.length * world.items;
+  for (let x = 0; x < size; x++) out[x] = 1 / (1 + Math.exp(-out[x]));
+  return out;
+}
+
 /** The whole U x I relevance matrix (row-major), e.g. to reuse across a round when preferences do not drift. */
 export function relevanceMatrix(world: FeedbackWorld): Float64Array {
   const { users: U, items: I } = world;
@@ -337,14 +430,49 @@ export function slateValue(world: FeedbackWorld, user: number, slate: Int32Array
  * item at slot k. `relevanceScratch` (length >= I) avoids the allocation in a loop; it receives rho(u, .).
  */
 export function policyValueFromMarginals(world: FeedbackWorld, user: number, marginals: Float64Array, relevanceScratch?: Float64Array): number {
+  const { items: I, slateSize: L } = world;
+  if (marginals.length !== L * I) throw new RangeError(`marginals must be L x I = ${L} x ${I} = ${L * I} numbers, got ${marginals.length}`);
+  return valueFromMarginals(world, marginals, relevanceInto(world, user, relevanceScratch ?? new Float64Array(I)));
+}
+
+/**
+ * V(u, pi) from the policy's item-position marginals (L x I, as policyValueFromMarginals) and the
+ * user's relevances already computed, rho[rhoOff..rhoOff+I-1] (e.g. a row of relevanceRowsInto): the
+ * same sums in the same order, so bit-identical to policyValueFromMarginals.
+ */
+export function valueFromMarginals(world: FeedbackWorld, marginals: Float64Array, rho: Float64Array, rhoOff = 0): number {
   const { items: I, slateSize: L, theta } = world;
   if (marginals.length !== L * I) throw new RangeError(`marginals must be L x I = ${L} x ${I} = ${L * I} numbers, got ${marginals.length}`);
-  const rho = relevanceInto(world, user, relevanceScratch ?? new Float64Array(I));
+  if (rhoOff < 0 || rhoOff + I > rho.length) throw new RangeError(`rho[${rhoOff}..${rhoOff + I}) is out of the array (length ${rho.length})`);
+  // Four slots per pass share the loads of rho; each slot's sum still runs over i in order, and the
+  // slots are added to v in order, so the value is the slot-by-slot loop's, bit for bit.
   let v = 0;
-  for (let k = 0; k < L; k++) {
+  let k = 0;
+  for (; k + 3 < L; k += 4) {
+    const r0 = k * I;
+    const r1 = r0 + I;
+    const r2 = r1 + I;
+    const r3 = r2 + I;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let i = 0; i < I; i++) {
+      const r = rho[rhoOff + i];
+      s0 += marginals[r0 + i] * r;
+      s1 += marginals[r1 + i] * r;
+      s2 += marginals[r2 + i] * r;
+      s3 += marginals[r3 + i] * r;
+    }
+    v += theta[k] * s0;
+    v += theta[k + 1] * s1;
+    v += theta[k + 2] * s2;
+    v += theta[k + 3] * s3;
+  }
+  for (; k < L; k++) {
     let s = 0;
     const row = k * I;
-    for (let i = 0; i < I; i++) s += marginals[row + i] * rho[i];
+    for (let i = 0; i < I; i++) s += marginals[row + i] * rho[rhoOff + i];
     v += theta[k] * s;
   }
   return v;
@@ -380,6 +508,117 @@ export function oracleValue(world: FeedbackWorld, user: number, relevanceScratch
   for (let k = 0; k < world.slateSize; k++) v += world.theta[k] * rho[slate[k]];
   return v;
 }
+
+/**
+ * Approximate dot products for oracleValuesOf to screen items with: u . v_i of users[0..m-1] (the
+ * world's user vectors) against every item, m x I row-major, computed in float32 from the vectors
+ * rounded to float32, in any summation order, fused multiply-adds or not (e.g. a TF.js matmul).
+ */
+export type DotScreen = (world: FeedbackWorld, users: Int32Array) => Float32Array;
+
+/**
+ * V*(u) of each of users[0..m-1] into out[0..m-1]; returns out. The same numbers as oracleValue, bit
+ * for bit, at a fraction of the cost on large catalogs: only the L largest logits of each user are
+ * turned into relevances (L exponentials instead of I), and with a `screen` only the items that can
+ * be among them get an exact float64 logit.
+ *
+ * Why it is the same: sigmoid as computed here is non-decreasing in the logit, so the k-th largest
+ * logit has the k-th largest relevance (where two logits round to one relevance, either item gives
+ * the same sum), and V* only needs those L values in decreasing order, not which items hold them.
+ *
+ * Screening: with the float32 dot products of `screen`, z~_i = a (u . v_i)~ + itemLogit_i is within
+ * B = a (d + 4) 2^-24 1.01 |u| max_i |v_i| of the float64 logit z_i (input rounding 2u per product,
+ * gamma_d for d float32 sums in any order, Cauchy-Schwarz; Higham 2002, section 3.1), plus float64
+ * rounding, which B covers twice over (it is doubled). The L-th largest z~ is at most z_(L) + B, so
+ * every item of the true top L has z~_i >= z_i - B >= z_(L) - B >= (L-th largest z~) - 2B: the
+ * candidates, scored exactly (relevanceLogitsInto's sums) and selected as without a screen. On the
+ * default world B is about 1e-5 in logit units: a handful of candidates per user.
+ * Memory: one block of about 2^20 logits (8 MB) or 2^21 screened dot products, whatever m.
+ */
+export function oracleValuesOf(world: FeedbackWorld, users: Int32Array, out: Float64Array, screen?: DotScreen): Float64Array {
+  const { items: I, dim: d, slateSize: L, theta, userVectors: uv, itemVectors: iv, itemLogit } = world;
+  const m = users.length;
+  if (out.length < m) throw new RangeError(`out must hold ${m} users, got length ${out.length}`);
+  for (let j = 0; j < m; j++) checkUser(world, users[j]);
+  const a = world.config.affinityWeight;
+  const top = new Float64Array(L);
+  /** Inserts x into top[0..count) (decreasing, length L); returns the new count. */
+  const insert = (x: number, count: number): number => {
+    if (count === L && !(x > top[L - 1])) return count;
+    let k = count < L ? count++ : L - 1;
+    while (k > 0 && x > top[k - 1]) {
+      top[k] = top[k - 1];
+      k--;
+    }
+    top[k] = x;
+    return count;
+  };
+  const valueOfTop = (): number => {
+    let v = 0;
+    for (let k = 0; k < L; k++) v += theta[k] * (1 / (1 + Math.exp(-top[k])));
+    return v;
+  };
+  if (screen === undefined) {
+    const block = Math.max(1, Math.floor(ORACLE_BLOCK_FLOATS / I));
+    const z = new Float64Array(Math.min(block, m) * I);
+    for (let from = 0; from < m; from += block) {
+      const to = Math.min(m, from + block);
+      relevanceLogitsInto(world, users.subarray(from, to), z);
+      for (let j = from; j < to; j++) {
+        const off = (j - from) * I;
+        let count = 0;
+        for (let i = 0; i < I; i++) if (count < L || z[off + i] > top[L - 1]) count = insert(z[off + i], count);
+        out[j] = valueOfTop();
+      }
+    }
+    return out;
+  }
+  let maxItemNorm = 0;
+  let maxLogit = 0;
+  for (let i = 0; i < I; i++) {
+    let q = 0;
+    for (let k = 0; k < d; k++) q += iv[i * d + k] * iv[i * d + k];
+    maxItemNorm = Math.max(maxItemNorm, Math.sqrt(q));
+    maxLogit = Math.max(maxLogit, Math.abs(itemLogit[i]));
+  }
+  const block = Math.max(1, Math.floor(SCREEN_BLOCK_FLOATS / I));
+  const approx = new Float64Array(I);
+  for (let from = 0; from < m; from += block) {
+    const to = Math.min(m, from + block);
+    const dots = screen(world, users.subarray(from, to));
+    if (dots.length !== (to - from) * I) throw new RangeError(`screen returned ${dots.length} dot products for ${to - from} users x ${I} items`);
+    for (let j = from; j < to; j++) {
+      const off = (j - from) * I;
+      const p = users[j] * d;
+      let q = 0;
+      for (let k = 0; k < d; k++) q += uv[p + k] * uv[p + k];
+      const scale = a * Math.sqrt(q) * maxItemNorm;
+      const bound = 2 * ((d + 4) * 2 ** -24 * 1.01 * scale + 8 * 2 ** -52 * (scale + maxLogit));
+      let count = 0;
+      for (let i = 0; i < I; i++) {
+        const x = a * dots[off + i] + itemLogit[i];
+        approx[i] = x;
+        // Most items fall below the current L-th: the test inline, the insertion only when it passes.
+        if (count < L || x > top[L - 1]) count = insert(x, count);
+      }
+      const threshold = top[L - 1] - 2 * bound;
+      count = 0;
+      for (let i = 0; i < I; i++) {
+        if (!(approx[i] >= threshold)) continue;
+        const o = i * d;
+        let s = 0;
+        for (let k = 0; k < d; k++) s += uv[p + k] * iv[o + k];
+        count = insert(a * s + itemLogit[i], count);
+      }
+      out[j] = valueOfTop();
+    }
+  }
+  return out;
+}
+
+/** Logits per block of oracleValuesOf, and screened dot products per block. */
+const ORACLE_BLOCK_FLOATS = 1 << 20;
+const SCREEN_BLOCK_FLOATS = 1 << 21;
 
 /** V*(u) for every user u into out[0..U-1]; returns out. O(U I d). */
 export function oracleValuesInto(world: FeedbackWorld, out: Float64Array): Float64Array {

@@ -108,7 +108,7 @@ export {
 export { FEEDBACK_WORLD_DEFAULTS, resolveFeedbackWorldConfig, type FeedbackWorldConfig } from '../simulators/feedback-config.js';
 export { makeFeedbackWorld, arrivals, relevance, examination, oracleValue, policyValueFromMarginals, type FeedbackWorld } from '../simulators/feedback-world.js';
 export { makeExploration, SlateRowBuilder, type ExplorationPolicy, type ExplorationSpec } from '../simulators/exploration.js';
-export { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerModel, type TwoTowerState } from '../simulators/two-tower.js';
+export { createTwoTower, scoreAll, type TwoTowerConfig, type TwoTowerModel, type TwoTowerOptimizer, type TwoTowerState } from '../simulators/two-tower.js';
 export { readCheckpoint, writeCheckpoint, readHistory, writeHistory } from '../simulators/feedback-checkpoint.js';
 
 // Reports: self-contained HTML pages with SVG charts (vega-lite, rendered offline).

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveFeedbackWorldConfig } from '../simulators/feedback-config.js';
-import { FEEDBACK_LOOP_MODEL_DEFAULTS, SCENARIO_PRESETS } from '../simulators/feedback-loop.js';
+import { FEEDBACK_LOOP_MODEL_DEFAULTS, runFeedbackLoop, SCENARIO_PRESETS, type FeedbackRoundRows } from '../simulators/feedback-loop.js';
+import { roundLogBatches } from '../src/cli/commands/simulate.js';
+import { writeTable } from '../src/data/write-log.js';
+import { loadTf } from '../src/tf/backend.js';
 import { TWO_TOWER_DEFAULTS } from '../simulators/two-tower.js';
 import { BIN, runCli } from './helpers/run-cli.js';
 
@@ -124,6 +127,47 @@ describe('ope simulate', () => {
     expect(b.stderr).toContain("unknown key 'colour'");
   });
 
+  it("model.optimizer 'lazy-adam' (config.json keeps it); --json reports training and the shared oracle apart from serving and metrics; a bad optimizer exits 2", async () => {
+    const lazy = join(dir, 'lazy.json');
+    await writeFile(lazy, JSON.stringify({ world: { users: 40, items: 15, dim: 4, slateSize: 3 }, rounds: 2, model: { dim: 4, epochs: 2, optimizer: 'lazy-adam' } }));
+    const r = runCli(['simulate', '--out', join(dir, 'lazy'), '--config', lazy, '--scenario', 'topk', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { secondsByStage: Record<string, number> };
+    expect(Object.keys(doc.secondsByStage).sort()).toEqual(['log', 'metrics', 'ope', 'oracle', 'report', 'serve', 'train']);
+    expect(doc.secondsByStage.train).toBeGreaterThan(0);
+    const config = JSON.parse(await readFile(join(dir, 'lazy', 'config.json'), 'utf8')) as { model: { optimizer?: string } };
+    expect(config.model.optimizer).toBe('lazy-adam');
+    await writeFile(lazy, JSON.stringify({ rounds: 2, model: { optimizer: 'sgd' } }));
+    const b = runCli(['simulate', '--out', join(dir, 'lazy-bad'), '--config', lazy, '--scenario', 'topk']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain("optimizer must be 'adam' or 'lazy-adam', got 'sgd'");
+  });
+
+  it('a round log is written in batches of whole slates (bounded memory); the rows are the same as in one batch', async () => {
+    let round: FeedbackRoundRows | undefined;
+    await runFeedbackLoop(
+      await loadTf('wasm'),
+      { world: { users: 40, items: 15, dim: 4, slateSize: 3 }, rounds: 1, scenarios: ['softmax'], model: { dim: 4, epochs: 1 } },
+      { onRound: (r) => void (round = r) },
+    );
+    const r = round as FeedbackRoundRows;
+    const one = roundLogBatches(r, 1_000);
+    const seven = roundLogBatches(r, 7);
+    expect(seven.schema).toEqual(one.schema);
+    const [whole] = [...one.batches];
+    const parts = [...seven.batches];
+    expect(parts.map((b) => b.n)).toEqual([21, 21, 21, 21, 21, 15]);
+    for (const c of one.schema) {
+      const joined = parts.flatMap((b) => Array.from(b.columns[c.name] as Float64Array));
+      expect(joined).toEqual(Array.from(whole.columns[c.name] as Float64Array));
+    }
+    await writeTable(join(dir, 'one.arrow'), one.schema, [whole]);
+    await writeTable(join(dir, 'seven.arrow'), seven.schema, parts);
+    const [a, b] = [tableFromIPC(await readFile(join(dir, 'one.arrow'))), tableFromIPC(await readFile(join(dir, 'seven.arrow')))];
+    expect(b.batches).toHaveLength(6);
+    expect(JSON.stringify(b.toArray())).toBe(JSON.stringify(a.toArray()));
+  });
+
   it("--resume after a kill (SIGKILL, mid-round): the outputs equal an uninterrupted run's, byte for byte", async () => {
     const args = (out: string) => ['simulate', '--out', join(dir, out), '--config', configPath, '--scenario', 'topk,softmax,topk-window', '--rounds', '6', '--seed', '5'];
     const straight = runCli(args('straight'));
@@ -180,6 +224,7 @@ describe('simulators/simulate-config.json, the documented defaults', () => {
       learningRate: TWO_TOWER_DEFAULTS.learningRate,
       batchSize: TWO_TOWER_DEFAULTS.batchSize,
       l2: TWO_TOWER_DEFAULTS.l2,
+      optimizer: TWO_TOWER_DEFAULTS.optimizer,
     });
     expect(doc.scenarios).toEqual([...SCENARIO_PRESETS]);
     expect([doc.rounds, doc.logging, doc.estimators, doc.homogenizationPairs, doc.headShare, doc.opeOn, doc.actionDist]).toEqual([10, 'uniform', 'slate-ips,iips,rips', 2000, 0.2, 'holdout', false]);

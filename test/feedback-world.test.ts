@@ -11,10 +11,14 @@ import {
   oracleSlateInto,
   oracleValue,
   oracleValuesInto,
+  oracleValuesOf,
   policyValueFromMarginals,
   relevance,
   relevanceInto,
+  relevanceLogitsInto,
+  relevanceRowsInto,
   slateValue,
+  valueFromMarginals,
   type FeedbackWorld,
 } from '../simulators/feedback-world.js';
 import { blockStream } from '../simulators/random-streams.js';
@@ -496,5 +500,90 @@ describe('true values', () => {
     for (let k = 0; k < L; k++) {
       expect(Math.abs(clicksAt[k] - truthAt[k])).toBeLessThan(3.8905919 * Math.sqrt(varianceAt[k]));
     }
+  });
+});
+
+describe('feedback world: batched relevance and oracle (the metrics of large rounds)', () => {
+  // I = 103 leaves a remainder after the blocks of four items; 7 users (one repeated) leave an odd last user.
+  const users = Int32Array.from([4, 0, 39, 4, 17, 22, 38]);
+
+  it('relevanceRowsInto gives every (user, item) bit-identical values to relevanceInto, and the logits are theirs', () => {
+    // the second world's users have drifted: its own user vectors are used, not round 0's
+    for (const w of [world({ users: 40, items: 103, dim: 5 }), driftUsers(world({ users: 40, items: 8, dim: 32, slateSize: 3, preferenceDrift: 0.3 }), 0)]) {
+      const I = w.items;
+      const rows = relevanceRowsInto(w, users, new Float64Array(users.length * I));
+      const logits = relevanceLogitsInto(w, users, new Float64Array(users.length * I));
+      const one = new Float64Array(I);
+      for (let j = 0; j < users.length; j++) {
+        relevanceInto(w, users[j], one);
+        expect(firstDifference(rows.subarray(j * I, (j + 1) * I), one)).toBe(-1);
+        expect(firstDifference(logits.subarray(j * I, (j + 1) * I).map(sigmoid), one)).toBe(-1);
+      }
+      // a single user and an even count agree with the odd one
+      expect(firstDifference(relevanceRowsInto(w, users.subarray(2, 3), new Float64Array(I)), rows.subarray(2 * I, 3 * I))).toBe(-1);
+      expect(firstDifference(relevanceRowsInto(w, users.subarray(0, 4), new Float64Array(4 * I)), rows.subarray(0, 4 * I))).toBe(-1);
+    }
+    const w = world({ users: 40, items: 103, dim: 5 });
+    expect(() => relevanceLogitsInto(w, Int32Array.from([40]), new Float64Array(103))).toThrow(/user must be an integer in \[0, 39\], got 40/);
+    expect(() => relevanceLogitsInto(w, users, new Float64Array(103))).toThrow(RangeError);
+  });
+
+  it('oracleValuesOf, with or without a float32 screen, equals oracleValue bit for bit, also where relevances tie (saturated sigmoids, equal items)', () => {
+    const cases: FeedbackWorldConfig[] = [
+      { users: 40, items: 103, dim: 5, slateSize: 4 },
+      // logits above ~37 all round to relevance 1: many ties among different logits
+      { users: 40, items: 60, dim: 4, slateSize: 6, affinityWeight: 60, clickBias: 30 },
+    ];
+    for (const cfg of cases) {
+      const w = world(cfg);
+      const got = oracleValuesOf(w, users, new Float64Array(users.length));
+      for (let j = 0; j < users.length; j++) expect(Object.is(got[j], oracleValue(w, users[j]))).toBe(true);
+    }
+    // screened by float32 dot products (summed backwards, as another kernel might): the same values
+    const screen = (w: FeedbackWorld, us: Int32Array): Float32Array => {
+      const d = w.dim;
+      const dots = new Float32Array(us.length * w.items);
+      for (let j = 0; j < us.length; j++)
+        for (let i = 0; i < w.items; i++) {
+          let s = 0;
+          for (let k = d - 1; k >= 0; k--) s = Math.fround(s + Math.fround(Math.fround(w.userVectors[us[j] * d + k]) * Math.fround(w.itemVectors[i * d + k])));
+          dots[j * w.items + i] = s;
+        }
+      return dots;
+    };
+    for (const cfg of [...cases, { users: 40, items: 500, dim: 32, slateSize: 10 }]) {
+      const w = world(cfg);
+      const got = oracleValuesOf(w, users, new Float64Array(users.length), screen);
+      for (let j = 0; j < users.length; j++) expect(Object.is(got[j], oracleValue(w, users[j]))).toBe(true);
+    }
+    expect(() => oracleValuesOf(world(cases[0]), users, new Float64Array(7), () => new Float32Array(3))).toThrow(/screen returned 3 dot products for 7 users x 103 items/);
+    // identical items (equal logits): ties to either item give the same value
+    const base = world({ users: 5, items: 20, dim: 3, slateSize: 5 });
+    const twins = { ...base, itemVectors: base.itemVectors.map((_, x) => base.itemVectors[x % 6]), itemLogit: base.itemLogit.map((_, i) => base.itemLogit[i % 2]) };
+    const all = Int32Array.from([0, 1, 2, 3, 4]);
+    const got = oracleValuesOf(twins, all, new Float64Array(5));
+    const screened = oracleValuesOf(twins, all, new Float64Array(5), screen);
+    for (let u = 0; u < 5; u++) expect(Object.is(got[u], oracleValue(twins, u)) && Object.is(screened[u], got[u])).toBe(true);
+  });
+
+  it('valueFromMarginals on precomputed relevances equals the slot-by-slot sum and policyValueFromMarginals bit for bit', () => {
+    // L = 6: one block of four slots and two slots after it
+    const w = world({ users: 40, items: 103, dim: 5, slateSize: 6 });
+    const I = w.items;
+    const rng = blockStream(3, 'test-value-from-marginals', 0);
+    const marginals = Float64Array.from({ length: 6 * I }, () => rng.uniform() / I);
+    const rows = relevanceRowsInto(w, users, new Float64Array(users.length * I));
+    for (let j = 0; j < users.length; j++) {
+      let naive = 0;
+      for (let k = 0; k < 6; k++) {
+        let s = 0;
+        for (let i = 0; i < I; i++) s += marginals[k * I + i] * rows[j * I + i];
+        naive += w.theta[k] * s;
+      }
+      expect(Object.is(valueFromMarginals(w, marginals, rows, j * I), naive)).toBe(true);
+      expect(Object.is(policyValueFromMarginals(w, users[j], marginals), naive)).toBe(true);
+    }
+    expect(() => valueFromMarginals(w, marginals, rows, rows.length - I + 1)).toThrow(RangeError);
+    expect(() => valueFromMarginals(w, marginals.subarray(1), rows)).toThrow(/marginals must be L x I/);
   });
 });

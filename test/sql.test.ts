@@ -222,8 +222,9 @@ describe('ope evaluate --engine duckdb', () => {
 
   it('a usage error names what is not supported', async () => {
     const log = join(dir, 'clustered.parquet');
+    // A slate estimator on a bandit log: what it needs, in the in-process engine's words.
     await expect(evaluateDuckDb({ log, estimators: 'ips,iips' })).rejects.toThrow(UsageError);
-    await expect(evaluateDuckDb({ log, estimators: 'ips,iips' })).rejects.toThrow(/iips/);
+    await expect(evaluateDuckDb({ log, estimators: 'ips,iips' })).rejects.toThrow(/estimator 'iips' needs propensity_item_position in the log/);
     await expect(evaluateDuckDb({ log, estimators: 'ips', bootstrapKind: 'multinomial' })).rejects.toThrow(/multinomial/);
     await expect(evaluateDuckDb({ log, estimators: 'ips', ci: 'bca' })).rejects.toThrow(/bca/);
     // The reward model is needed as q_hat_logged / q_hat_target, and bad rows stop the run.
@@ -241,7 +242,7 @@ describe('ope evaluate --engine duckdb', () => {
     await expect(evaluateDuckDb({ log: small, estimators: 'ips' })).rejects.toThrow(/1 rows with propensity missing or outside/);
     const cli = runCli(['evaluate', '--engine', 'duckdb', '--log', log, '--estimators', 'ips,rips', '--bootstrap', '10']);
     expect(cli.code).toBe(2);
-    expect(cli.stderr).toMatch(/rips/);
+    expect(cli.stderr).toMatch(/estimator 'rips' needs propensity_cascade in the log/);
     const ok = runCli(['evaluate', '--engine', 'duckdb', '--log', log, '--estimators', 'ips,dr', '--bootstrap', '50', '--json']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout).backend).toMatch(/duckdb/);

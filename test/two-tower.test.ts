@@ -358,6 +358,99 @@ describe('adam', () => {
   });
 });
 
+describe('adam: lazy (row-wise) steps for embedding tables', () => {
+  it('updates only the given rows, by hand; dense Adam keeps moving a row it no longer touches', () => {
+    const tf = rt.tf;
+    const start = [0.5, -1, 2, 0.25, -3, 4];
+    const [b1, b2, lr] = [0.9, 0.999, 0.1];
+    const dense = tf.variable(tf.tensor2d(start, [3, 2]));
+    const lazy = tf.variable(tf.tensor2d(start, [3, 2]));
+    const denseOpt = new Adam(tf, [dense], { learningRate: lr });
+    const lazyOpt = new Adam(tf, [lazy], { learningRate: lr });
+    // loss = c . (row `row` of the table): gradient c on that row, 0 elsewhere (the scatter lookup)
+    const step = (row: number, c: number[]): void => {
+      const ids = Int32Array.from([row]);
+      // the ids tensor outlives the loss: the lookup's gradient reads it
+      const idsT = tf.tensor1d(ids, 'int32');
+      const loss = (t: typeof dense) => (): Scalar => tf.sum(tf.mul(lookup(tf, t, idsT, 'scatter'), tf.tensor2d(c, [1, 2])));
+      denseOpt.minimize(loss(dense));
+      lazyOpt.minimize(loss(lazy), new Map([[lazy, ids]]));
+      idsT.dispose();
+    };
+    step(0, [1, -2]);
+    // step 1: untouched rows have m = 0 under dense Adam too, so both agree bit for bit
+    expect(sameBits(dense.dataSync() as Float32Array, lazy.dataSync() as Float32Array)).toBe(true);
+    const afterOne = Float32Array.from(lazy.dataSync());
+    expect(afterOne[0]).toBeCloseTo(0.5 - lr, 6);
+    expect(afterOne[1]).toBeCloseTo(-1 + lr, 6);
+    step(1, [3, -0.5]);
+    const d = dense.dataSync() as Float32Array;
+    const l = lazy.dataSync() as Float32Array;
+    // lazy: row 0 and its moments stay as they were after step 1
+    expect(sameBits(l.subarray(0, 2), afterOne.subarray(0, 2))).toBe(true);
+    const state = lazyOpt.state();
+    expect(sameBits(state.m[0].subarray(0, 2), denseOpt.state().m[0].subarray(0, 2))).toBe(false);
+    expect(Array.from(state.m[0].subarray(0, 2))).toEqual([Math.fround((1 - b1) * 1), Math.fround((1 - b1) * -2)]);
+    // dense: row 0 moves on along its momentum, although its gradient is 0
+    expect(d[0]).toBeLessThan(afterOne[0]);
+    // row 1, first touched at t = 2: m_hat = g / (1 + b1), v_hat = g^2 / (1 + b2), the same in both
+    expect(sameBits(d.subarray(2, 4), l.subarray(2, 4))).toBe(true);
+    [3, -0.5].forEach((g, k) => expect(l[2 + k]).toBeCloseTo(start[2 + k] - (lr * (g / (1 + b1))) / (Math.abs(g) / Math.sqrt(1 + b2) + 1e-7), 6));
+    // row 2, never touched, stays put in both
+    expect(Array.from(l.subarray(4))).toEqual([-3, 4]);
+    expect(Array.from(d.subarray(4))).toEqual([-3, 4]);
+    for (const x of [denseOpt, lazyOpt, dense, lazy]) x.dispose();
+  });
+
+  it("optimizer 'lazy-adam': bit-identical to 'adam' when every step touches every row, other numbers otherwise", async () => {
+    // one batch per epoch holding every user and item
+    const all: TwoTowerData = { users: Int32Array.from([0, 1, 2, 3, 0, 1, 2, 3]), items: Int32Array.from([0, 1, 2, 3, 1, 2, 3, 0]), clicked: new Float32Array(8).fill(1) };
+    const cfg: TwoTowerConfig = { users: 4, items: 4, dim: 3, batchSize: 8, epochs: 5, seed: 2 };
+    const params = async (optimizer: 'adam' | 'lazy-adam', data: TwoTowerData, c: TwoTowerConfig) => {
+      const m = createTwoTower(rt, { ...c, optimizer });
+      await m.train(data);
+      const s = m.state();
+      m.dispose();
+      return s;
+    };
+    const [a, b] = [await params('adam', all, cfg), await params('lazy-adam', all, cfg)];
+    for (let j = 0; j < a.parameters.length; j++) expect(sameBits(a.parameters[j], b.parameters[j])).toBe(true);
+    for (let j = 0; j < a.adam.m.length; j++) expect(sameBits(a.adam.m[j], b.adam.m[j]) && sameBits(a.adam.v[j], b.adam.v[j])).toBe(true);
+    // batches of 16 on 60 users and 80 items: most rows are missing from most steps
+    const world = makeWorld(60, 80, 3, 3);
+    const data = logSlates(world, 4, 10, 4);
+    const big: TwoTowerConfig = { users: 60, items: 80, dim: 4, batchSize: 16, epochs: 2, seed: 2 };
+    const [c, e] = [await params('adam', data, big), await params('lazy-adam', data, big)];
+    expect(sameBits(c.parameters[0], e.parameters[0])).toBe(false);
+    expect(() => createTwoTower(rt, { ...cfg, optimizer: 'sgd' as 'adam' })).toThrow(/optimizer must be 'adam' or 'lazy-adam', got 'sgd'/);
+  });
+
+  it.each(['sampled-softmax', 'pointwise'] as const)("%s, 'lazy-adam': state() and restore() resume training bit for bit", async (loss) => {
+    const world = makeWorld(60, 80, 3, 3);
+    const day1 = logSlates(world, 10, 10, 4);
+    const day2 = logSlates(world, 3, 10, 5);
+    const cfg: TwoTowerConfig = { users: 60, items: 80, dim: 8, epochs: 3, positions: 10, seed: 11, loss, optimizer: 'lazy-adam' };
+    const straight = createTwoTower(rt, cfg);
+    const saved = createTwoTower(rt, cfg);
+    const resumed = createTwoTower(rt, cfg);
+    try {
+      await straight.train(day1);
+      await straight.train(day2);
+      await saved.train(day1);
+      resumed.restore(saved.state());
+      await resumed.train(day2);
+      const [a, b] = [straight.state(), resumed.state()];
+      expect(b.adam.step).toBe(a.adam.step);
+      for (let j = 0; j < a.parameters.length; j++) expect(sameBits(a.parameters[j], b.parameters[j])).toBe(true);
+      for (let j = 0; j < a.adam.m.length; j++) expect(sameBits(a.adam.m[j], b.adam.m[j]) && sameBits(a.adam.v[j], b.adam.v[j])).toBe(true);
+    } finally {
+      straight.dispose();
+      saved.dispose();
+      resumed.dispose();
+    }
+  });
+});
+
 describe('two-tower: serving', () => {
   it('scores are user . item + item bias (+ the global bias on the pointwise loss), whatever the chunking', async () => {
     const world = makeWorld(30, 40, 2, 9);

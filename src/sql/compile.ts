@@ -2,10 +2,11 @@ import type { SqlColumns } from '../../estimators/estimator.js';
 import { CLIP_GRID } from '../stats/clipped-bounds.js';
 import type { EvaluationPlan } from '../engine/plan.js';
 import { POISSON1_THRESHOLDS } from '../stats/hash.js';
+import { PROB_TOL } from '../data/bandit-columns.js';
 import { castSql, clusterHashSql, clusterKeySql, numberSql, poisson1Sql, mix32Sql, replicateTableSql, DUCKDB, type SqlDialect } from './hash.js';
 
 /**
- * Compiles an evaluation plan over a bandit log with inline target columns into SQL (DESIGN.md §5,
+ * Compiles an evaluation plan over a bandit or slate log with inline target columns into SQL (DESIGN.md §5,
  * issue 10 items 3 and 4): every per-row statistic t_j is the column expression its RowStatistic.sql
  * gives; the point part returns n, the sums and sums of squares of every column, the cluster
  * cross-moments the delta method needs (plan.pairs) and the diagnostics' aggregates; the
@@ -15,7 +16,8 @@ import { castSql, clusterHashSql, clusterKeySql, numberSql, poisson1Sql, mix32Sq
  *
  * Input columns (DESIGN.md §2): reward, propensity (or pscore), target_propensity (or action and
  * the action_dist list), and for dm and the DR family q_hat_logged and q_hat_target (or the q_hat
- * list); request_id (or slate_id) when present.
+ * list); request_id (or slate_id) when present; for the slate estimators the slate columns
+ * (SlateSource), whose prefix terms (pi, cascade-dr) are window functions over a slate's rows.
  */
 export interface BanditSource {
   /** A FROM-clause table expression that yields the log's rows. */
@@ -39,6 +41,20 @@ export interface BanditSource {
    * action; qpi = q_hat_target, else sum_a action_dist[a] q_hat[a].
    */
   readonly rewardModel?: { readonly logged: 'q_hat_logged' | 'q_hat'; readonly target: 'q_hat_target' | 'action_dist.q_hat' };
+  /** Slate logs (a plan of slate estimators): the slate columns present; a slate is the rows of one request id. */
+  readonly slate?: SlateSource;
+}
+
+/**
+ * The slate columns of DESIGN.md §2 the source has (bandit-columns.ts derives the same weights):
+ * position, and the logger's and target's item-position and prefix (cascade) probabilities and
+ * item-at-every-position lists, each pair present or absent together.
+ */
+export interface SlateSource {
+  readonly position: string;
+  readonly itemPosition?: { readonly logged: string; readonly target: string };
+  readonly cascade?: { readonly logged: string; readonly target: string };
+  readonly itemPositions?: { readonly logged: string; readonly target: string };
 }
 
 export interface CompiledQueries {
@@ -55,11 +71,15 @@ export interface PointLayout {
   readonly M: number;
   readonly pairs: number;
   readonly clipLevels: number;
+  /** Estimator slots with a weight diagnostic (slate estimators): one unit-weight maximum each. */
+  readonly unitMaxima: number;
+  /** A slate plan: the point row also counts bad slate inputs and slates out of order. Bandit plans keep their layout. */
+  readonly slate: boolean;
 }
 
 /** The column names of the point part, in the order `readPoint` (evaluate-duckdb.ts) reads them. */
 export function pointColumns(layout: PointLayout): string[] {
-  const { M, pairs, clipLevels } = layout;
+  const { M, pairs, clipLevels, unitMaxima, slate } = layout;
   return [
     'n',
     ...range(M).map((j) => `s${j}`),
@@ -79,6 +99,8 @@ export function pointColumns(layout: PointLayout): string[] {
     ...range(M).map((j) => `nw${j}`),
     'nn',
     'clusters',
+    ...range(unitMaxima).map((k) => `uwm${k}`),
+    ...(slate ? ['bad_slate', 'bad_order'] : []),
   ];
 }
 
@@ -88,7 +110,18 @@ export function replicateColumns(bootstrapped: number): string[] {
 }
 
 export function layoutOf(plan: EvaluationPlan): PointLayout {
-  return { M: plan.columns.length, pairs: plan.pairs.length / 2, clipLevels: CLIP_GRID.length };
+  return {
+    M: plan.columns.length,
+    pairs: plan.pairs.length / 2,
+    clipLevels: CLIP_GRID.length,
+    unitMaxima: weightedSlots(plan).length,
+    slate: plan.slateWeightColumns !== undefined,
+  };
+}
+
+/** The estimator slots with a weight diagnostic, in slot order (the order of the point row's uwm columns). */
+function weightedSlots(plan: EvaluationPlan): EvaluationPlan['slots'] {
+  return plan.slots.filter((s) => s.estimator.weights !== undefined);
 }
 
 /** A string as a DuckDB SQL literal (file paths). */
@@ -96,17 +129,69 @@ export function literal(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-function columnsFor(d: SqlDialect): SqlColumns {
-  return { w: 'w', r: 'r', q: 'q', qpi: 'qpi', num: (x) => numberSql(x, d) };
+/**
+ * The row columns rowsOf names, and window helpers over the row's slate: its request id's rows
+ * (g_id, g_row), in position order and then log order. `windowed` turns true once a helper is
+ * used, that is once some expression reads other rows of its slate, which then must be in order.
+ */
+function columnsFor(d: SqlDialect): { cols: SqlColumns; windowed: () => boolean } {
+  let used = false;
+  const over = (frame: string) => {
+    used = true;
+    return `OVER (PARTITION BY g_id, g_row ORDER BY pos, ord${frame === '' ? '' : ` ${frame}`})`;
+  };
+  const cols: SqlColumns = {
+    w: 'w',
+    r: 'r',
+    q: 'q',
+    qpi: 'qpi',
+    num: (x) => numberSql(x, d),
+    position: 'pos',
+    wItemPosition: 'w_ip',
+    wCascade: 'w_c',
+    itemPositionAt: (list, j) => castSql(d.listAt(list === 'logged' ? 'ip_logged' : 'ip_target', String(j)), 'double', d),
+    slateSum: (x, rows) =>
+      rows === 'through'
+        ? `sum(${x}) ${over('ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW')}`
+        : `COALESCE(sum(${x}) ${over('ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING')}, ${numberSql(0, d)})`,
+    previous: (x, first) => `lag(${x}, 1, ${first}) ${over('')}`,
+    lastInSlate: () => `(lead(pos) ${over('')} IS NULL)`,
+  };
+  return { cols, windowed: () => used };
+}
+
+/**
+ * The slate columns of rowsOf's base (pos, ord, the probabilities and lists) and wrows (the
+ * weights w_ip, w_c as bandit-columns.ts divides them), for the sources that have them.
+ */
+function slateColumns(src: BanditSource, ordinal: string, d: SqlDialect): { base: string[]; weights: string[] } {
+  const s = src.slate;
+  if (s === undefined) return { base: [], weights: [] };
+  const double = (x: string) => castSql(d.ident(x), 'double', d);
+  const base = [`${castSql(d.ident(s.position), 'bigint', d)} AS pos`, `${ordinal} AS ord`];
+  const weights: string[] = [];
+  for (const [pair, name] of [
+    [s.itemPosition, 'ip'],
+    [s.cascade, 'c'],
+  ] as const) {
+    if (pair === undefined) continue;
+    base.push(`${double(pair.logged)} AS mu_${name}`, `${double(pair.target)} AS pi_${name}`);
+    weights.push(`CASE WHEN mu_${name} > 0 THEN pi_${name} / mu_${name} END AS w_${name}`);
+  }
+  if (s.itemPositions !== undefined) base.push(`${d.ident(s.itemPositions.logged)} AS ip_logged`, `${d.ident(s.itemPositions.target)} AS ip_target`);
+  return { base, weights };
 }
 
 /**
  * Rows of the log with w, r, q, qpi, mu, the cluster key ck, the cluster group g and every planned
  * column t0 .. t{M-1}. The cluster key is the request id's 32-bit key (cluster-key.ts) or, without
  * ids, the row's ordinal mod 2^32 (DuckDB's file_row_number: the row's position in the file, which
- * read_parquet reports deterministically, unlike row_number() OVER ()).
+ * read_parquet reports deterministically, unlike row_number() OVER ()). For the point part
+ * (`forPoint`), slate plans add, per slot with a weight diagnostic, u<k> (the row's candidate for
+ * the largest unit weight) and, when some statistic reads other rows of its slate (`windowed`),
+ * order_bad: 1 on a row out of place.
  */
-function rowsCte(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): string {
+function rowsOf(plan: EvaluationPlan, src: BanditSource, d: SqlDialect, forPoint = true): { sql: string; windowed: boolean } {
   const double = (x: string) => castSql(x, 'double', d);
   const action = castSql(d.ident('action'), 'bigint', d);
   // A negative action has no entry (DuckDB would count it from the list's end); past the end is NULL.
@@ -123,25 +208,42 @@ function rowsCte(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): string
   const ck = id !== undefined ? clusterKeySql(d.ident(id.name), id.type, ordinal, d) : d.and(ordinal, '4294967295');
   // Rows of one request form one cluster; a row without an id is a cluster of its own.
   const g = id !== undefined ? `${d.ident(id.name)} AS g_id, CASE WHEN ${d.ident(id.name)} IS NULL THEN ${ordinal} END AS g_row` : `${ordinal} AS g_id, ${nullBigint} AS g_row`;
-  const cols = columnsFor(d);
+  const { cols, windowed } = columnsFor(d);
   const stats = plan.columns.map((c, j) => {
     const sql = c.stat.sql;
     if (sql === undefined) throw new Error(`statistic '${c.stat.key}' has no SQL form`);
     return `${sql(cols)} AS t${j}`;
   });
-  return [
+  // The replicate part reads only t_j: a query of its own leaves out the point part's extra windows.
+  if (forPoint)
+    weightedSlots(plan).forEach((slot, k) => {
+      const max = slot.estimator.weights?.maxSql;
+      if (max === undefined) throw new Error(`estimator '${slot.estimator.label}' has no SQL form of its largest weight`);
+      stats.push(`${max(cols)} AS u${k}`);
+    });
+  // The in-process scans read a slate as a run of rows at positions 0, 1, ..., L-1 in log order
+  // (SlateCursor) and stop otherwise; here a slate is its request id's rows in position order, so
+  // a row is out of place unless it is the slate's (position)-th row and (where rows have an
+  // ordinal) sits (position) rows after the slate's first row in the log.
+  if (forPoint && windowed()) {
+    const ordered = `OVER (PARTITION BY g_id, g_row ORDER BY pos, ord ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
+    stats.push(`CASE WHEN pos <> row_number() ${ordered} - 1 OR ord - first_value(ord) ${ordered} <> pos THEN 1 ELSE 0 END AS order_bad`);
+  }
+  const slate = slateColumns(src, ordinal, d);
+  const sql = [
     `base AS (`,
     `  SELECT ${double(d.ident('reward'))} AS r, ${double(d.ident(src.propensity))} AS mu,`,
     `    ${pi} AS pi, ${q} AS q, ${qpi} AS qpi,`,
-    `    ${ck} AS ck, ${g}`,
+    `    ${[`${ck} AS ck`, g, ...slate.base].join(', ')}`,
     `  FROM ${src.from}`,
     `), wrows AS (`,
     // A propensity <= 0 gives w NULL, not a division error (BigQuery, Spark's ANSI mode): the point part counts it.
-    `  SELECT *, CASE WHEN mu > 0 THEN pi / mu END AS w FROM base`,
+    `  SELECT *, ${['CASE WHEN mu > 0 THEN pi / mu END AS w', ...slate.weights].join(', ')} FROM base`,
     `), log_rows AS (`,
     `  SELECT *, ${stats.join(', ')} FROM wrows`,
     `)`,
   ].join('\n');
+  return { sql, windowed: windowed() };
 }
 
 function range(n: number): number[] {
@@ -149,8 +251,9 @@ function range(n: number): number[] {
 }
 
 /** The point part's CTEs, the last of them point_row: its one row, in pointColumns order. */
-function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): string {
+function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect, windowed: boolean): string {
   const M = plan.columns.length;
+  const layout = layoutOf(plan);
   const P = plan.pairs.length / 2;
   const perRow: string[] = ['count(*) AS n'];
   for (const j of range(M)) perRow.push(`sum(t${j}) AS s${j}`);
@@ -170,6 +273,8 @@ function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): stri
     // Rows keyed by their ordinal (no id column, or a missing id), which not every source defines.
     src.requestId !== undefined ? `${d.countIf('g_id IS NULL')} AS ordinal_keyed` : 'count(*) AS ordinal_keyed',
   );
+  perRow.push(...range(layout.unitMaxima).map((k) => `max(u${k}) AS uwm${k}`));
+  if (layout.slate) perRow.push(`${d.countIf(badSlateRow(plan, src, d))} AS bad_slate`, windowed ? 'sum(order_bad) AS bad_order' : '0 AS bad_order');
   // Cluster moments: sum_c T_cj T_ck over the plan's pairs, sum_c n_c T_cj, sum_c n_c^2, clusters.
   const moments = (T: (j: number) => string, nc: string, clusters: string): string[] => [
     ...range(P).map((p) => `sum(${T(plan.pairs[2 * p])} * ${T(plan.pairs[2 * p + 1])}) AS pp${p}`),
@@ -180,7 +285,7 @@ function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): stri
   if (src.requestId === undefined) {
     // Each row is its own cluster: the moments are row sums, taken in the same pass. A second
     // reference to log_rows would make DuckDB materialize it, holding every row in memory.
-    return `point_row AS (SELECT ${[...perRow, ...moments((j) => `t${j}`, '', 'count(*)')].join(', ')} FROM log_rows)`;
+    return `point_row AS (SELECT ${pointColumns(layout).join(', ')} FROM (SELECT ${[...perRow, ...moments((j) => `t${j}`, '', 'count(*)')].join(', ')} FROM log_rows) AS point_sums)`;
   }
   const units = `SELECT count(*) AS n_c, ${range(M)
     .map((j) => `sum(t${j}) AS T${j}`)
@@ -189,8 +294,31 @@ function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): stri
     `per_row AS (SELECT ${perRow.join(', ')} FROM log_rows),`,
     `units AS (${units}),`,
     `per_cluster AS (SELECT ${moments((j) => `T${j}`, 'n_c * ', 'count(*)').join(', ')} FROM units),`,
-    `point_row AS (SELECT * FROM per_row, per_cluster)`,
+    `point_row AS (SELECT ${pointColumns(layout).join(', ')} FROM per_row, per_cluster)`,
   ].join('\n');
+}
+
+/**
+ * A row the in-process reader would refuse for the slate columns the plan reads (contract.ts): a
+ * position missing or negative, a logger's item-position or prefix probability outside (0, 1], a
+ * target's outside [0, 1]; or a statistic that is missing or not finite (a pbm weight from lists
+ * that do not have L entries, a zero examination-weighted propensity).
+ */
+function badSlateRow(plan: EvaluationPlan, src: BanditSource, d: SqlDialect): string {
+  const s = src.slate;
+  const tol = numberSql(1 + PROB_TOL, d);
+  const conds = [`pos IS NULL OR pos < 0`];
+  for (const [pair, name] of [
+    [s?.itemPosition, 'ip'],
+    [s?.cascade, 'c'],
+  ] as const) {
+    if (pair === undefined) continue;
+    conds.push(`mu_${name} IS NULL OR NOT (mu_${name} > 0 AND mu_${name} <= ${tol})`, `pi_${name} IS NULL OR NOT (pi_${name} >= 0 AND pi_${name} <= ${tol})`);
+  }
+  // A missing w or q is counted as such (bad_propensity, bad_target, bad_q); the slate terms' own inputs here.
+  const rowOk = `w IS NOT NULL${src.rewardModel !== undefined ? ' AND q IS NOT NULL AND qpi IS NOT NULL' : ''}`;
+  for (const j of range(plan.columns.length)) conds.push(`(${rowOk}) AND (t${j} IS NULL OR ${d.notFinite(`t${j}`)})`);
+  return conds.map((c) => `(${c})`).join(' OR ');
 }
 
 /**
@@ -223,12 +351,12 @@ function replicateParts(plan: EvaluationPlan, src: BanditSource, B: number, seed
  * the GROUP BY costs more than it saves. Either way the weights, and so the sums, are the same.
  */
 export function compileBanditQueries(plan: EvaluationPlan, src: BanditSource, B: number, seed: number, groupUnits = true, d: SqlDialect = DUCKDB): CompiledQueries {
-  const rows = rowsCte(plan, src, d);
-  const point = [`WITH ${rows},`, pointCtes(plan, src, d), `SELECT * FROM point_row`].join('\n');
+  const rows = rowsOf(plan, src, d);
+  const point = [`WITH ${rows.sql},`, pointCtes(plan, src, d, rows.windowed), `SELECT * FROM point_row`].join('\n');
   let replicates: string | undefined;
   if (B > 0) {
     const rep = replicateParts(plan, src, B, seed, groupUnits, d);
-    replicates = [`WITH ${rows},`, rep.ctes, `${rep.select} ORDER BY b`].join('\n');
+    replicates = [`WITH ${rowsOf(plan, src, d, false).sql},`, rep.ctes, `${rep.select} ORDER BY b`].join('\n');
   }
   return { point, replicates, layout: layoutOf(plan) };
 }
@@ -260,7 +388,8 @@ export function compileSumsQuery(plan: EvaluationPlan, src: BanditSource, B: num
     ...pc.map((c) => `${dbl(c)} AS ${c}`),
     ...rc.map((c) => `${nul} AS ${c}`),
   ];
-  const ctes = [rowsCte(plan, src, d), pointCtes(plan, src, d)];
+  const rows = rowsOf(plan, src, d);
+  const ctes = [rows.sql, pointCtes(plan, src, d, rows.windowed)];
   const selects = [`SELECT ${pointRow.join(', ')} FROM point_row`];
   if (B > 0) {
     const rep = replicateParts(plan, src, B, seed, true, d);

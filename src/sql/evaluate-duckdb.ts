@@ -11,7 +11,9 @@ import type { IntervalMethod } from '../stats/intervals.js';
 import { planEvaluation, type EvaluationPlan } from '../engine/plan.js';
 import type { EvaluationResult } from '../engine/results.js';
 import { summarize } from '../engine/summarize.js';
-import { compileBanditQueries, literal, replicateColumns, type BanditSource, type CompiledQueries, type PointLayout } from './compile.js';
+import { compileBanditQueries, literal, replicateColumns, type BanditSource, type CompiledQueries, type PointLayout, type SlateSource } from './compile.js';
+import { weightStatistics } from '../../estimators/slate-statistics.js';
+import type { BanditColumns } from '../data/bandit-columns.js';
 
 /**
  * `ope evaluate --engine duckdb` (issue 10 item 3): the plan compiled to SQL (compile.ts), run on an
@@ -20,11 +22,11 @@ import { compileBanditQueries, literal, replicateColumns, type BanditSource, typ
  * gives. Point estimates agree with it to rounding (sums in another order), bootstrap weights
  * exactly (the same hash).
  *
- * Scope: one Parquet file (or glob) with the target's columns inline (target_propensity or the
- * action_dist list; q_hat_logged and q_hat_target, or the q_hat list, for dm and the DR family),
- * one target policy,
- * the bandit estimators whose statistics have a SQL form, the Poisson bootstrap, and the
- * percentile / normal / bernstein intervals.
+ * Scope: one Parquet file (or a folder or glob) with the target's columns inline or in one policy
+ * file joined by row order (target_propensity or the action_dist list; q_hat_logged and
+ * q_hat_target, or the q_hat list, for dm and the DR family; the slate columns for the slate
+ * estimators), one target policy, the bandit and slate estimators whose statistics have a SQL
+ * form, the Poisson bootstrap, and the percentile / normal / bernstein intervals.
  */
 export interface DuckDbEvaluateOptions extends Omit<EvaluateOptions, 'estimators' | 'policyNames' | 'onProgress' | 'contrasts' | 'bootstrapKind'> {
   readonly log: string;
@@ -80,7 +82,8 @@ export interface RowsLocation {
  * `who` starts the messages ('--engine duckdb', 'ope sql --dialect trino'), `what` names the
  * table or file. `wantRewardModel`: some chosen estimator needs q_hat_logged / q_hat_target.
  */
-export function banditSourceOf(who: string, what: string, columns: ReadonlyMap<string, string>, wantRewardModel: boolean, where: RowsLocation): BanditSource {
+export function banditSourceOf(who: string, what: string, columns: ReadonlyMap<string, string>, plan: EvaluationPlan, where: RowsLocation): BanditSource {
+  const wantRewardModel = plan.needsRewardModel[0];
   const need = (name: string, why: string) => {
     if (!columns.has(name)) throw new UsageError(`${who}: ${what} has no column '${name}' (${why}); columns: ${[...columns.keys()].join(', ')}`);
   };
@@ -122,15 +125,66 @@ export function banditSourceOf(who: string, what: string, columns: ReadonlyMap<s
       `${who}: ${what} has no request_id (or slate_id), so the bootstrap would key each row by its ordinal, and a table has no stable row order; give a column that numbers the rows with --row-id COLUMN (0, 1, 2, ... in log order reproduces the in-process engine), or add request_id`,
     );
   }
-  return { from: where.from, ordinal: where.ordinal, propensity, requestId, target, rewardModel };
+  const source: BanditSource = { from: where.from, ordinal: where.ordinal, propensity, requestId, target, rewardModel };
+  return plan.slateWeightColumns === undefined ? source : { ...source, slate: slateSourceOf(who, what, columns, plan, source) };
+}
+
+/**
+ * The slate columns a slate plan reads (DESIGN.md §2; the policy's target_* columns joined in by
+ * joinPolicy), checked with the estimators' own `missing`, so a usage error says what is missing
+ * in the words the in-process engine uses.
+ */
+function slateSourceOf(who: string, what: string, columns: ReadonlyMap<string, string>, plan: EvaluationPlan, src: BanditSource): SlateSource {
+  if (src.target !== 'target_propensity') {
+    throw new UsageError(
+      `${who}: the slate estimators need target_propensity, the target's probability of the whole logged slate (action_dist on a slate log is the per-slot distribution given the prefix, used by cascade-dr)`,
+    );
+  }
+  if (src.requestId === undefined) throw new UsageError(`${who}: the slate estimators read a slate as the rows of one slate_id; ${what} has no slate_id (or request_id) column`);
+  const isList = (name: string) => /\[\d*\]$/.test(columns.get(name) ?? '');
+  const pair = (logged: string, target: string, list = false) => (columns.has(logged) && columns.has(target) && (!list || (isList(logged) && isList(target))) ? { logged, target } : undefined);
+  const slate: SlateSource = {
+    position: 'position',
+    itemPosition: pair('propensity_item_position', 'target_propensity_item_position'),
+    cascade: pair('propensity_cascade', 'target_propensity_cascade'),
+    itemPositions: pair('propensity_item_positions', 'target_propensity_item_positions', true),
+  };
+  const none = new Float64Array(0);
+  for (const slot of plan.slots) {
+    // The lists' width L is not known before the rows are read: the query checks it row by row
+    // (pbm-ips' weight is NULL, a bad row, unless both lists have one entry per theta), so the
+    // probe's lists have the width the estimator expects (pbm-ips' parameters are theta0..theta(L-1)).
+    const list = { width: Object.keys(slot.estimator.params).length, values: none };
+    const probe: BanditColumns = {
+      n: 0,
+      source: what,
+      rowOffset: 0,
+      w: none,
+      r: none,
+      targetProb: none,
+      q: src.rewardModel !== undefined ? none : undefined,
+      qpi: src.rewardModel !== undefined ? none : undefined,
+      position: columns.has('position') ? new Int32Array(0) : undefined,
+      wItemPosition: slate.itemPosition !== undefined ? none : undefined,
+      wCascade: slate.cascade !== undefined ? none : undefined,
+      itemPositions: slate.itemPositions !== undefined ? { logged: list, target: list } : undefined,
+    };
+    const w = slot.estimator.weights;
+    for (const stat of [...slot.estimator.stats, ...(w !== undefined ? weightStatistics(w) : [])]) {
+      const why = stat.missing?.(probe);
+      if (why !== undefined) throw new UsageError(`${who}: estimator '${slot.estimator.label}' needs ${why}; ${what} lacks it`);
+    }
+  }
+  return slate;
 }
 
 /** Why an estimator cannot run on the SQL path, or undefined when it can. */
 export function sqlUnsupported(e: Estimator): string | undefined {
-  if (e.weights !== undefined) return 'a slate estimator';
-  const stats = [...e.stats, ...(e.diagnostics ?? []).map((d) => d.stat)];
-  const without = stats.filter((s) => s.sql === undefined || s.start !== undefined);
+  const w = e.weights;
+  const stats = [...e.stats, ...(e.diagnostics ?? []).map((d) => d.stat), ...(w !== undefined ? weightStatistics(w) : [])];
+  const without = stats.filter((s) => s.sql === undefined);
   if (without.length > 0) return `its statistics ${without.map((s) => `'${s.key}'`).join(', ')} have no SQL form`;
+  if (w !== undefined && w.maxSql === undefined) return `its largest ${w.describe} has no SQL form`;
   return undefined;
 }
 
@@ -145,14 +199,23 @@ export function chooseEstimators(who: string, spec: DuckDbEvaluateOptions['estim
   }
   // As bandit-columns.ts: q from q_hat_logged or the q_hat list, qpi from q_hat_target or q_hat under action_dist.
   const hasModel = (columns.has('q_hat_logged') || columns.has('q_hat')) && (columns.has('q_hat_target') || (columns.has('q_hat') && columns.has('action_dist')));
-  const candidates = allOfFamily('bandit');
-  const names = candidates.filter((n) => (hasModel || !estimatorNeedsRewardModel(n)) && sqlUnsupported(parseEstimatorSpec(n)) === undefined);
+  // As evaluate-log.ts: a log with item-position or prefix propensities is a slate log.
+  const itemPosition = columns.has('propensity_item_position');
+  const cascade = columns.has('propensity_cascade');
+  const usable = (n: string): boolean => {
+    if (n === 'iips' || n === 'pi') return itemPosition;
+    if (n === 'rips') return cascade;
+    if (n === 'cascade-dr') return cascade && hasModel;
+    return hasModel || !estimatorNeedsRewardModel(n);
+  };
+  const candidates = allOfFamily(itemPosition || cascade ? 'slate' : 'bandit');
+  const names = candidates.filter((n) => usable(n) && sqlUnsupported(parseEstimatorSpec(n)) === undefined);
   return { estimators: names.map((n) => parseEstimatorSpec(n)), skipped: candidates.filter((n) => !names.includes(n)) };
 }
 
-/** The bandit estimators the SQL path compiles. */
+/** The estimators (bandit, then slate) the SQL path compiles. */
 export function supportedNames(): string[] {
-  return allOfFamily('bandit').filter((n) => sqlUnsupported(parseEstimatorSpec(n)) === undefined);
+  return [...allOfFamily('bandit'), ...allOfFamily('slate')].filter((n) => sqlUnsupported(parseEstimatorSpec(n)) === undefined);
 }
 
 /** Checks the options as evaluateStream does, plus what the SQL path leaves out. */
@@ -180,7 +243,7 @@ function num(v: unknown): number {
 
 /** The point part's values (pointColumns order) as PassTotals (everything but the replicate sums). */
 function readPoint(values: readonly number[], plan: EvaluationPlan, layout: PointLayout, clustered: boolean): { totals: Omit<PassTotals, 'replicateSums'>; bad: number[] } {
-  const { M, pairs: P, clipLevels } = layout;
+  const { M, pairs: P, clipLevels, unitMaxima, slate } = layout;
   let i = 0;
   const next = () => values[i++];
   const n = next();
@@ -197,6 +260,10 @@ function readPoint(values: readonly number[], plan: EvaluationPlan, layout: Poin
   const sizeWeighted = Float64Array.from({ length: M }, next);
   const sizeSquares = next();
   const clusters = next();
+  const maxima = Array.from({ length: unitMaxima }, next);
+  let k = 0;
+  const unitWeightMax = plan.slots.map((sl) => (sl.estimator.weights !== undefined ? maxima[k++] : undefined));
+  if (slate) bad.push(next(), next());
   if (i !== values.length) throw new Error(`point query returned ${values.length} columns, expected ${i}`);
   const totals = {
     n,
@@ -212,7 +279,7 @@ function readPoint(values: readonly number[], plan: EvaluationPlan, layout: Poin
     unsupportedMass: plan.policies.map(() => undefined),
     clustered,
     clippedSums: [clipped],
-    unitWeightMax: plan.slots.map(() => undefined),
+    unitWeightMax,
   };
   return { totals, bad };
 }
@@ -258,7 +325,7 @@ export function summarizeSums(plan: EvaluationPlan, layout: PointLayout, point: 
 function checkPoint(plan: EvaluationPlan, layout: PointLayout, point: readonly number[], origin: SumsOrigin): Omit<PassTotals, 'replicateSums'> {
   const { totals, bad } = readPoint(point, plan, layout, origin.clustered);
   if (!(totals.n > 0)) throw new InputError('the log has no rows', { file: origin.file });
-  const [badPropensity, badTarget, badReward, badQ, ordinalKeyed] = bad;
+  const [badPropensity, badTarget, badReward, badQ, ordinalKeyed, badSlate = 0, badOrder = 0] = bad;
   if (origin.ordinalUndefined !== undefined && ordinalKeyed > 0) {
     throw new InputError(`${ordinalKeyed} rows have no request_id, so their bootstrap cluster key is their row ordinal, which ${origin.ordinalUndefined}`, { file: origin.file });
   }
@@ -267,6 +334,11 @@ function checkPoint(plan: EvaluationPlan, layout: PointLayout, point: readonly n
   if (badTarget > 0) problems.push(`${badTarget} rows with the target probability (target_propensity, or action_dist at the action) missing or outside [0, 1]`);
   if (badReward > 0) problems.push(`${badReward} rows with a missing or non-finite reward`);
   if (badQ > 0) problems.push(`${badQ} rows with the reward model (q_hat_logged and q_hat_target, or q_hat at the action and under action_dist) missing or non-finite`);
+  if (badSlate > 0)
+    problems.push(
+      `${badSlate} rows with a slate column missing or out of range (position >= 0; propensity_item_position and propensity_cascade in (0, 1], their target_ columns in [0, 1]; the *_item_positions lists with one entry per position)`,
+    );
+  if (badOrder > 0) problems.push(`${badOrder} rows out of place in their slate: a slate's rows must be adjacent and in position order 0, 1, ..., L-1; sort the log by slate_id, position`);
   if (problems.length > 0) throw new InputError(`${problems.join('; ')} (${origin.findBadRows})`, { file: origin.file });
   return totals;
 }
@@ -278,8 +350,8 @@ export function planFor(who: string, columns: ReadonlyMap<string, string>, reque
   return { plan: planEvaluation([policyName], estimators), skipped };
 }
 
-/** The policy columns the bandit estimators read (DESIGN.md §2); a policy file's columns replace the log's. */
-const POLICY_COLUMNS = ['target_propensity', 'action_dist', 'q_hat_target'];
+/** The policy columns the bandit and slate estimators read (DESIGN.md §2); a policy file's columns replace the log's. */
+const POLICY_COLUMNS = ['target_propensity', 'action_dist', 'q_hat_target', 'target_propensity_item_position', 'target_propensity_cascade', 'target_propensity_item_positions'];
 
 /** Rows in Parquet files, from their footers. */
 async function parquetRowCount(con: DuckDBConnection, files: readonly string[]): Promise<number> {
@@ -359,7 +431,7 @@ export async function evaluateDuckDb(opts: DuckDbEvaluateOptions): Promise<DuckD
     let where = await parquetRows(con, files);
     if (opts.policy !== undefined) ({ where, columns } = await joinPolicy(con, files, where, columns, opts.policy));
     const { plan, skipped } = planFor('--engine duckdb', columns, opts.estimators, opts.policy?.name);
-    const src = banditSourceOf('--engine duckdb', opts.log, columns, plan.needsRewardModel[0], where);
+    const src = banditSourceOf('--engine duckdb', opts.log, columns, plan, where);
     let queries = compileBanditQueries(plan, src, replicates, seed);
 
     const origin: SumsOrigin = {

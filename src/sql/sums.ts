@@ -124,7 +124,7 @@ export async function compileSums(opts: CompileSumsOptions): Promise<CompiledSum
     what = `table ${opts.table}`;
   }
   const { plan, skipped } = planFor(who, columns, opts.estimators);
-  const src = banditSourceOf(who, what, columns, plan.needsRewardModel[0], where);
+  const src = banditSourceOf(who, what, columns, plan, where);
   const sumsPlan: SumsPlan = {
     format: SUMS_FORMAT,
     version: SUMS_VERSION,

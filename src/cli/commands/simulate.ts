@@ -74,7 +74,21 @@ const WORLD_KEYS = [
   'usersPerRound',
   'seed',
 ] as const;
-const MODEL_KEYS = ['dim', 'hidden', 'itemBias', 'positions', 'learningRate', 'batchSize', 'epochs', 'l2', 'temperature', 'removeAccidentalHits', 'initScale', 'embeddingGradient'] as const;
+const MODEL_KEYS = [
+  'dim',
+  'hidden',
+  'itemBias',
+  'positions',
+  'learningRate',
+  'batchSize',
+  'epochs',
+  'l2',
+  'temperature',
+  'removeAccidentalHits',
+  'initScale',
+  'embeddingGradient',
+  'optimizer',
+] as const;
 
 /** The CLI's default: OPE on an independent holdout log (on the training log the next policy's estimates are biased upward). */
 const DEFAULT_OPE_ON = 'holdout';
@@ -162,6 +176,35 @@ function resolvedWorld(config: FeedbackLoopConfig): ReturnType<typeof resolveFee
 
 function roundLogSchema(L: number, items: number, actionDist: boolean): OutColumnSpec[] {
   return [...slateLoggerSchema(L), { name: 'user_id', kind: 'int32' }, ...slateTargetSchema(L), ...(actionDist ? [{ name: 'action_dist', kind: 'list', width: items } as const] : [])];
+}
+
+/**
+ * Slates per written batch (a Parquet row group, an Arrow record batch) of a round log. The Parquet
+ * writer holds a batch's list columns as JavaScript arrays while it encodes them (about 100 bytes a
+ * row each), so one batch of a 100,000-user round (1e6 rows) cost hundreds of MB; batches of whole
+ * slates bound that whatever the round's size. Rounds of at most this many slates (the default world's
+ * 1,000) are still one batch, the same file as before.
+ */
+const ROUND_LOG_BATCH_SLATES = 16_384;
+
+/** @internal The round's rows in batches of `slatesPerBatch` whole slates (views, no copies), with the schema they are written with. */
+export function roundLogBatches(r: FeedbackRoundRows, slatesPerBatch = ROUND_LOG_BATCH_SLATES): { schema: OutColumnSpec[]; batches: Generator<OutBatch> } {
+  const schema = roundLogSchema(r.rows.L, r.rows.n, r.rows.targets[0].actionDist !== null);
+  return { schema, batches: sliceSlates(r, schema, slatesPerBatch) };
+}
+
+function* sliceSlates(r: FeedbackRoundRows, schema: readonly OutColumnSpec[], slatesPerBatch: number): Generator<OutBatch> {
+  const all = roundLogBatch(r);
+  const L = r.rows.L;
+  for (let from = 0; from < r.rows.slates; from += slatesPerBatch) {
+    const to = Math.min(r.rows.slates, from + slatesPerBatch);
+    const columns: Record<string, Float64Array | Int32Array> = {};
+    for (const c of schema) {
+      const width = L * (c.width ?? 1);
+      columns[c.name] = (all.columns[c.name] as Float64Array | Int32Array).subarray(from * width, to * width);
+    }
+    yield { n: (to - from) * L, columns };
+  }
 }
 
 /** The round's slate-contract rows; slate_id groups a slate's rows (the bootstrap's cluster), user_id is carried. */
@@ -255,7 +298,11 @@ export interface SimulateOutcome {
   /** The round logs written by this call, relative to out. */
   logs: string[];
   seconds: number;
-  /** Wall-clock seconds by stage, summed over scenarios (feedback-loop.ts FeedbackLoopTiming, plus the report). */
+  /**
+   * Wall-clock seconds by stage, summed over scenarios (feedback-loop.ts FeedbackLoopTiming: serve,
+   * log, train, metrics, ope), plus the oracle's values that the scenarios share and the report.
+   * `train` (the two-tower retraining) is apart from serving and metrics.
+   */
   secondsByStage: Record<string, number>;
   summary: string;
 }
@@ -316,7 +363,8 @@ export async function runSimulate(flags: SimulateFlags): Promise<SimulateOutcome
         const dir = join(outDir, 'logs', r.scenario);
         await createOutputDir(dir);
         const file = join('logs', r.scenario, `round-${String(r.round).padStart(3, '0')}.${format}`);
-        await writeTable(join(outDir, file), roundLogSchema(r.rows.L, r.rows.n, r.rows.targets[0].actionDist !== null), [roundLogBatch(r)]);
+        const { schema, batches } = roundLogBatches(r);
+        await writeTable(join(outDir, file), schema, batches);
         await writeHistory(outDir, r.scenario, r.round, trainingLogOf(r));
         logFiles.push(file);
         bar.update(done0 + logFiles.length);
@@ -337,7 +385,7 @@ export async function runSimulate(flags: SimulateFlags): Promise<SimulateOutcome
   const reportStarted = performance.now();
   const report = await simulateReportHtml({ config: resolved, backend: rt.description, metrics: result.metrics as unknown as Record<string, string | number>[] });
   await writeFileAtomic(join(outDir, 'report.html'), report);
-  const timing = { ...totalTiming(Object.values(result.timings)), report: performance.now() - reportStarted };
+  const timing = { ...totalTiming(Object.values(result.timings)), oracle: result.sharedTiming.oracle, report: performance.now() - reportStarted };
   const seconds = (performance.now() - started) / 1000;
   const doc: SimulateOutcome = {
     tool: 'ope-toolkit',

@@ -34,7 +34,7 @@ export function registerSql(program: Command): void {
       "warehouses, instead of --log: the table's columns, 'name[:integer|string|double|list],...' (double by default; list: action_dist, q_hat), e.g. 'request_id:string,reward,propensity,target_propensity'",
     )
     .option('--row-id <column>', 'warehouses: an integer column numbering the rows, keying the rows without a request_id (required when the table has no request_id or slate_id)')
-    .option('--estimators <list>', 'comma-separated bandit estimators (default: every one the columns support)')
+    .option('--estimators <list>', 'comma-separated estimators, bandit or slate (default: every one the columns support)')
     .option('--bootstrap <B>', 'bootstrap replicates (0: no replicate rows)', String(DEFAULTS.replicates))
     .option('--seed <s>', 'seed of the bootstrap (0..4294967295)', String(DEFAULTS.seed))
     .action(async (flags: SqlFlags) => {
