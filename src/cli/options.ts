@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../data/errors.js';
-import { logBytes } from '../data/read-log.js';
+import { parquetBytes } from '../data/read-log.js';
 import { parseIntOption } from './parse.js';
 
 /**
@@ -11,7 +11,11 @@ const READ_AHEAD_MIN_BYTES = 32 * 1024 * 1024;
 
 /**
  * `--threads` as given for both reading and the bootstrap; without it, all cores for the bootstrap,
- * and for reading when the log is large enough to gain from read workers (one thread otherwise).
+ * and for reading when the log holds enough Parquet to gain from read workers (one thread
+ * otherwise). Uncompressed Arrow IPC is zero-copy on the main thread, so handing its batches over
+ * from workers only adds copies: `ope evaluate` on the 1e7-row Arrow bench log took 2.7-3.1 s with
+ * read workers against 2.0-2.1 s without (bench/README.md, point-1e7-arrow). Compressed Arrow
+ * does gain from them; `--threads N` asks for them explicitly.
  */
 export async function threadOptions(flag: string | undefined, log: string): Promise<{ threads: number; readThreads: number }> {
   if (flag !== undefined) {
@@ -20,7 +24,7 @@ export async function threadOptions(flag: string | undefined, log: string): Prom
   }
   const threads = availableParallelism();
   // A log that cannot be listed or read is reported by the pass that reads it.
-  const bytes = await logBytes(log).catch(() => 0);
+  const bytes = await parquetBytes(log).catch(() => 0);
   return { threads, readThreads: bytes >= READ_AHEAD_MIN_BYTES ? threads : 1 };
 }
 

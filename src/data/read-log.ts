@@ -141,11 +141,11 @@ export function isDatasetSpec(path: string): boolean {
   }
 }
 
-/** The size of a log on disk: its file, or its dataset's files added up. */
-export async function logBytes(path: string): Promise<number> {
+/** The bytes of Parquet in a log on disk: its file, or its dataset's Parquet files added up. */
+export async function parquetBytes(path: string): Promise<number> {
   const files = isDatasetSpec(path) ? await datasetFiles(path) : [path];
   let bytes = 0;
-  for (const f of files) bytes += (await stat(f)).size;
+  for (const f of files) if (/\.parquet$/i.test(f)) bytes += (await stat(f)).size;
   return bytes;
 }
 
