@@ -256,13 +256,19 @@ function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect, windo
   const layout = layoutOf(plan);
   const P = plan.pairs.length / 2;
   const perRow: string[] = ['count(*) AS n'];
-  for (const j of range(M)) perRow.push(`sum(t${j}) AS s${j}`);
-  for (const j of range(M)) perRow.push(`sum(t${j} * t${j}) AS ss${j}`);
+  for (const j of range(M)) perRow.push(`${d.sumFn}(t${j}) AS s${j}`);
+  for (const j of range(M)) perRow.push(`${d.sumFn}(t${j} * t${j}) AS ss${j}`);
   perRow.push('max(w) AS max_w', `${d.countIf('w > 1000')} AS above1000`, 'min(mu) AS min_mu', 'min(r) AS min_r', 'max(r) AS max_r');
   // ClippedMoments: per clip level, sum m r, sum m, sum (m r)^2, sum (m r) m, sum m^2 with m = min(w, L).
   CLIP_GRID.forEach((L, g) => {
     const m = L === Infinity ? 'w' : `(CASE WHEN w < ${numberSql(L, d)} THEN w ELSE ${numberSql(L, d)} END)`;
-    perRow.push(`sum(${m} * r) AS c${g}_0`, `sum(${m}) AS c${g}_1`, `sum((${m} * r) * (${m} * r)) AS c${g}_2`, `sum((${m} * r) * ${m}) AS c${g}_3`, `sum(${m} * ${m}) AS c${g}_4`);
+    perRow.push(
+      `${d.sumFn}(${m} * r) AS c${g}_0`,
+      `${d.sumFn}(${m}) AS c${g}_1`,
+      `${d.sumFn}((${m} * r) * (${m} * r)) AS c${g}_2`,
+      `${d.sumFn}((${m} * r) * ${m}) AS c${g}_3`,
+      `${d.sumFn}(${m} * ${m}) AS c${g}_4`,
+    );
   });
   // Rows the contract rejects (the in-process readers would stop on them): counted, reported as an error.
   perRow.push(
@@ -277,9 +283,9 @@ function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect, windo
   if (layout.slate) perRow.push(`${d.countIf(badSlateRow(plan, src, d))} AS bad_slate`, windowed ? 'sum(order_bad) AS bad_order' : '0 AS bad_order');
   // Cluster moments: sum_c T_cj T_ck over the plan's pairs, sum_c n_c T_cj, sum_c n_c^2, clusters.
   const moments = (T: (j: number) => string, nc: string, clusters: string): string[] => [
-    ...range(P).map((p) => `sum(${T(plan.pairs[2 * p])} * ${T(plan.pairs[2 * p + 1])}) AS pp${p}`),
-    ...range(M).map((j) => `sum(${nc}${T(j)}) AS nw${j}`),
-    `sum(${nc === '' ? '1' : 'n_c * n_c'}) AS nn`,
+    ...range(P).map((p) => `${d.sumFn}(${T(plan.pairs[2 * p])} * ${T(plan.pairs[2 * p + 1])}) AS pp${p}`),
+    ...range(M).map((j) => `${d.sumFn}(${nc}${T(j)}) AS nw${j}`),
+    `${d.sumFn}(${nc === '' ? '1' : 'n_c * n_c'}) AS nn`,
     `${clusters} AS clusters`,
   ];
   if (src.requestId === undefined) {
@@ -288,7 +294,7 @@ function pointCtes(plan: EvaluationPlan, src: BanditSource, d: SqlDialect, windo
     return `point_row AS (SELECT ${pointColumns(layout).join(', ')} FROM (SELECT ${[...perRow, ...moments((j) => `t${j}`, '', 'count(*)')].join(', ')} FROM log_rows) AS point_sums)`;
   }
   const units = `SELECT count(*) AS n_c, ${range(M)
-    .map((j) => `sum(t${j}) AS T${j}`)
+    .map((j) => `${d.sumFn}(t${j}) AS T${j}`)
     .join(', ')} FROM log_rows GROUP BY g_id, g_row`;
   return [
     `per_row AS (SELECT ${perRow.join(', ')} FROM log_rows),`,
