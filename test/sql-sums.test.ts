@@ -79,6 +79,25 @@ describe('ope sql --dialect duckdb, then ope evaluate --from-sums', () => {
     }, 120000);
   }
 
+  it('with a --policy file joined by row order: the saved result equals --engine duckdb --policy and the in-process engine', async () => {
+    const src = `read_parquet(${literal(join(dir, 'clustered.parquet'))}, file_row_number = true)`;
+    const log = join(dir, 'policy-log.parquet');
+    const policy = join(dir, 'policy-cand.parquet');
+    await con.run(`COPY (SELECT * EXCLUDE (file_row_number, target_propensity, q_hat_target) FROM ${src} ORDER BY file_row_number) TO ${literal(log)} (FORMAT parquet)`);
+    await con.run(`COPY (SELECT target_propensity, q_hat_target FROM ${src} ORDER BY file_row_number) TO ${literal(policy)} (FORMAT parquet)`);
+    const { sql, sumsPlan } = await compileSums({ dialect: 'duckdb', log, policy: { name: 'cand', file: policy }, estimators: 'ips,snips,dr', replicates: 100, seed: 2 });
+    expect(sumsPlan.policy).toBe('cand');
+    const saved = join(dir, 'policy-sums.csv');
+    await saveSums(sql, saved, 'csv');
+    const { result } = await evaluateFromSums({ file: saved });
+    const common = { log, estimators: 'ips,snips,dr', replicates: 100, seed: 2 };
+    expectSame((await evaluateLog({ ...common, policies: { cand: policy } })).result, result);
+    expectSame((await evaluateDuckDb({ ...common, policy: { name: 'cand', file: policy } })).result, result);
+    await expect(compileSums({ dialect: 'trino', table: 't', log, policy: { name: 'cand', file: policy }, estimators: 'ips', replicates: 0, seed: 1 })).rejects.toThrow(
+      /--policy is for --dialect duckdb/,
+    );
+  }, 60000);
+
   it('without replicates: one row, delta-method se and normal intervals', async () => {
     const log = join(dir, 'clustered.parquet');
     const { sql } = await compileSums({ dialect: 'duckdb', log, estimators: 'ips,snips,dr', replicates: 0, seed: 1 });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parseEstimatorSpec } from '../../estimators/registry.js';
 import { InputError, UsageError } from '../data/errors.js';
@@ -14,6 +14,7 @@ import {
   describeLog,
   ordinalKind,
   ordinalUndefined,
+  joinPolicy,
   parquetFiles,
   parquetRows,
   planFor,
@@ -54,6 +55,8 @@ export interface SumsPlan {
   readonly ordinal: OrdinalKind;
   /** The per-row statistics t0, t1, ... by key (a check that this version plans the same columns). */
   readonly columns: readonly string[];
+  /** The target policy's name (`--policy NAME=FILE`; 'target' for the log's own columns). */
+  readonly policy?: string;
 }
 
 export interface CompileSumsOptions {
@@ -66,6 +69,8 @@ export interface CompileSumsOptions {
   readonly schema?: string;
   /** Warehouses: an integer column numbering the rows, the cluster key of rows without a request id. */
   readonly rowId?: string;
+  /** DuckDB: a target policy file (Parquet) joined to the log by row order, as --engine duckdb joins it. */
+  readonly policy?: { readonly name: string; readonly file: string };
   readonly estimators?: DuckDbEvaluateOptions['estimators'];
   readonly replicates: number;
   readonly seed: number;
@@ -109,9 +114,13 @@ export async function compileSums(opts: CompileSumsOptions): Promise<CompiledSum
     const extra = (['table', 'schema', 'rowId'] as const).filter((k) => opts[k] !== undefined);
     if (extra.length > 0) throw new UsageError(`${who} reads the Parquet --log in place (rows numbered by file_row_number); --table, --schema and --row-id are for the warehouse dialects`);
     if (opts.log === undefined) throw new UsageError(`${who} needs --log FILE (a Parquet log, or a glob of them)`);
-    ({ columns, where } = await onDuckDb(opts.log, true));
+    ({ columns, where } = await onDuckDb(opts.log, true, opts.policy));
     what = opts.log;
   } else {
+    if (opts.policy !== undefined)
+      throw new UsageError(
+        `${who}: --policy is for --dialect duckdb; in a warehouse, join the policy's columns (target_propensity or action_dist, q_hat_target) to the table in a view and give that view as --table`,
+      );
     if (opts.table === undefined) throw new UsageError(`${who} needs --table NAME, the table (or view) the query reads where the log lives`);
     if ((opts.log === undefined) === (opts.schema === undefined)) {
       throw new UsageError(
@@ -123,7 +132,7 @@ export async function compileSums(opts: CompileSumsOptions): Promise<CompiledSum
     where = { from: opts.table, ordinal: opts.rowId === undefined ? undefined : castSql(d.ident(opts.rowId), 'bigint', d) };
     what = `table ${opts.table}`;
   }
-  const { plan, skipped } = planFor(who, columns, opts.estimators);
+  const { plan, skipped } = planFor(who, columns, opts.estimators, opts.policy?.name);
   const src = banditSourceOf(who, what, columns, plan, where);
   const sumsPlan: SumsPlan = {
     format: SUMS_FORMAT,
@@ -137,20 +146,24 @@ export async function compileSums(opts: CompileSumsOptions): Promise<CompiledSum
     propensity: src.propensity,
     ordinal: ordinalKind(src),
     columns: plan.columns.map((c) => c.stat.key),
+    policy: plan.policies[0],
   };
   const sql = compileSumsQuery(plan, src, replicates, seed, JSON.stringify(sumsPlan), d);
   return { sql, plan, sumsPlan, skipped };
 }
 
-/** A Parquet log's columns and, when `rows`, its rows as --engine duckdb reads them. */
-async function onDuckDb(log: string, rows: boolean): Promise<{ columns: Map<string, string>; where: RowsLocation }> {
+/** A Parquet log's columns and, when `rows`, its rows (joined with the policy file, if any) as --engine duckdb reads them. */
+async function onDuckDb(log: string, rows: boolean, policy?: { readonly name: string; readonly file: string }): Promise<{ columns: Map<string, string>; where: RowsLocation }> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const con = await instance.connect();
   try {
-    const files = await parquetFiles(log);
+    // Absolute paths: the printed query may be run from another folder.
+    const files = (await parquetFiles(log)).map((f) => resolve(f));
     const columns = await describeLog(con, rows ? files : files.slice(0, 1));
-    return { columns, where: rows ? await parquetRows(con, files) : { from: '' } };
+    if (!rows) return { columns, where: { from: '' } };
+    const where = await parquetRows(con, files);
+    return policy === undefined ? { columns, where } : await joinPolicy(con, files, where, columns, { name: policy.name, file: resolve(policy.file) });
   } finally {
     con.closeSync();
     instance.closeSync();
@@ -254,7 +267,8 @@ function parsePlan(text: unknown, file: string, row: number): SumsPlan {
     typeof p.clustered === 'boolean' &&
     typeof p.propensity === 'string' &&
     (p.ordinal === 'defined' || p.ordinal === 'none') &&
-    Array.isArray(p.columns);
+    Array.isArray(p.columns) &&
+    (p.policy === undefined || (typeof p.policy === 'string' && p.policy !== ''));
   if (!ok) throw new InputError('the plan lacks fields or has fields of the wrong type; save the result of the query ope sql prints, unchanged', where);
   return p as SumsPlan;
 }
@@ -283,7 +297,7 @@ export async function evaluateFromSums(opts: FromSumsOptions): Promise<{ result:
   let plan: EvaluationPlan;
   try {
     plan = planEvaluation(
-      ['target'],
+      [sumsPlan.policy ?? 'target'],
       sumsPlan.estimators.map((e) => parseEstimatorSpec(e)),
     );
   } catch (err) {

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../../data/errors.js';
 import { DEFAULTS } from '../../engine/evaluate.js';
 import type { DialectName } from '../../sql/hash.js';
-import { parseIntOption } from '../parse.js';
+import { parseIntOption, parsePolicyOption } from '../parse.js';
 
 interface SqlFlags {
   log?: string;
@@ -10,6 +10,7 @@ interface SqlFlags {
   table?: string;
   schema?: string;
   rowId?: string;
+  policy?: string;
   estimators?: string;
   bootstrap: string;
   seed: string;
@@ -34,6 +35,7 @@ export function registerSql(program: Command): void {
       "warehouses, instead of --log: the table's columns, 'name[:integer|string|double|list],...' (double by default; list: action_dist, q_hat), e.g. 'request_id:string,reward,propensity,target_propensity'",
     )
     .option('--row-id <column>', 'warehouses: an integer column numbering the rows, keying the rows without a request_id (required when the table has no request_id or slate_id)')
+    .option('--policy <name=file>', 'duckdb: a target policy file (Parquet) joined to the log by row order, as ope evaluate --engine duckdb --policy joins it')
     .option('--estimators <list>', 'comma-separated estimators, bandit or slate (default: every one the columns support)')
     .option('--bootstrap <B>', 'bootstrap replicates (0: no replicate rows)', String(DEFAULTS.replicates))
     .option('--seed <s>', 'seed of the bootstrap (0..4294967295)', String(DEFAULTS.seed))
@@ -41,6 +43,7 @@ export function registerSql(program: Command): void {
       const { compileSums } = await import('../../sql/sums.js');
       const replicates = parseIntOption('--bootstrap', flags.bootstrap, 0);
       const seed = parseIntOption('--seed', flags.seed, 0);
+      const policy = flags.policy === undefined ? undefined : parsePolicyOption(flags.policy);
       if (seed > 0xffffffff) throw new UsageError(`--seed must be in 0..4294967295, got ${seed}`);
       const { sql, plan, skipped } = await compileSums({
         dialect: flags.dialect,
@@ -48,6 +51,7 @@ export function registerSql(program: Command): void {
         table: flags.table,
         schema: flags.schema,
         rowId: flags.rowId,
+        policy: policy === undefined ? undefined : { name: policy[0], file: policy[1] },
         estimators: flags.estimators,
         replicates,
         seed,
