@@ -212,7 +212,7 @@ async function reportSqlResult(flags: EvaluateFlags, result: EvaluationResult, s
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const footer = [
-    `n = ${result.n} rows; ${result.bootstrap.replicates} poisson bootstrap replicates${result.bootstrap.clustered ? ' (whole requests)' : ''}, seed ${result.seed}; ${info.threads} threads; ${seconds}s; backend: ${info.backend}`,
+    `n = ${result.n} rows; ${result.bootstrap.replicates} poisson bootstrap replicates${result.bootstrap.clustered ? (result.policies.some((p) => p.slate !== undefined) ? ' (whole slates)' : ' (whole requests)') : ''}, seed ${result.seed}; ${info.threads} threads; ${seconds}s; backend: ${info.backend}`,
   ];
   if (skipped.length > 0) footer.push(`not run (the inputs lack what they need): ${skipped.join(', ')}`);
   if (result.bounds !== undefined && result.policies.some((p) => p.valueInterval !== undefined))
